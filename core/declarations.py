@@ -101,6 +101,10 @@ class DeclarationSettings:
             raise DeclarationError(
                 f"ai_inference {self.ai_inference!r} must be one of: {', '.join(AI_USE_VALUES)}"
             )
+        if self.ai_inference == "constrained" and not self.other_constraints:
+            raise DeclarationError(
+                "ai_inference 'constrained' needs other_constraints (the constraint text)"
+            )
         if self.web_statement and not re.match(r"^https?://\S+$", self.web_statement):
             raise DeclarationError(
                 f"web_statement {self.web_statement!r} must be an http(s) URL"
