@@ -1,0 +1,224 @@
+"""Running the perturbation model over an image of any size.
+
+The image is split into tiles whose starts and sizes are multiples of the model's
+`size_multiple` (so strided convolutions see the same pixel grid as on the whole image), with an
+overlap of at least twice the receptive field. Neighbouring tiles are cross-faded only where
+both see their whole receptive field, so tiled output equals untiled output up to float
+rounding. Tiles are processed one band of rows at a time, so memory beyond the input and output
+arrays stays about one band of float32, whatever the image size.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from . import pixels as px
+from .errors import Cancelled
+from .model import Model, get_model
+from .report import ProtectReport
+from .settings import ProtectSettings
+
+if TYPE_CHECKING:
+    import numpy as np
+
+Progress = Callable[[float, str], None]
+Cancel = Callable[[], bool]
+
+TILE = 1024  # largest tile side; model activations at this size stay within a few hundred MB
+FEATHER = 16  # minimum cross-fade width between tiles, pixels
+
+
+def _round_up(n: int, m: int) -> int:
+    return -(-n // m) * m
+
+
+def _reflect_index(start: int, stop: int, length: int) -> np.ndarray:
+    """Indices into an axis of `length` for padded positions start..stop (numpy 'reflect')."""
+    import numpy as np
+
+    idx = np.arange(start, stop)
+    if length == 1:
+        return np.zeros_like(idx)
+    period = 2 * (length - 1)
+    idx = np.mod(idx, period)
+    return np.where(idx >= length, period - idx, idx)
+
+
+class _Axis:
+    """Tiling of one axis: padded length, tile size, starts and each tile's blend weights."""
+
+    def __init__(self, length: int, model: Model, tile: int, margin: int, overlap: int) -> None:
+        import numpy as np
+
+        spec = model.spec
+        m = spec.size_multiple
+        self.length = length
+        self.padded = _round_up(max(length, spec.min_size), m)
+        if self.padded <= tile:
+            self.size = self.padded
+            self.starts = [0]
+        else:
+            count = math.ceil((self.padded - overlap) / (tile - overlap))
+            self.size = _round_up(math.ceil((self.padded + (count - 1) * overlap) / count), m)
+            step = self.size - overlap
+            self.starts = [min(k * step, self.padded - self.size) for k in range(count)]
+        weights = [np.ones(self.size, dtype=np.float64) for _ in self.starts]
+        for k in range(1, len(self.starts)):
+            n = self.starts[k - 1] + self.size - self.starts[k]  # overlap of tiles k-1 and k
+            # Cross-fade only where both tiles see their full receptive field, if room allows.
+            mg = margin if n - 2 * margin >= 1 else (n - 1) // 2
+            f = n - 2 * mg
+            up = np.zeros(n)
+            up[mg : mg + f] = (np.arange(f) + 0.5) / f
+            up[mg + f :] = 1.0
+            weights[k][:n] *= up
+            weights[k - 1][self.size - n :] *= 1.0 - up
+        total = np.zeros(self.padded)
+        for s, w in zip(self.starts, weights, strict=True):
+            total[s : s + self.size] += w
+        if np.any(total <= 0):  # cannot happen with overlap << tile; guard against silent holes
+            msg = "internal tiling error: a pixel is covered by no tile"
+            raise AssertionError(msg)
+        # Normalising makes the weights a partition of unity even where three tiles overlap.
+        self.weights = [
+            (w / total[s : s + self.size]).astype(np.float32)
+            for s, w in zip(self.starts, weights, strict=True)
+        ]
+
+
+def plan(height: int, width: int, model: Model, tile: int = TILE) -> tuple[_Axis, _Axis]:
+    """The tiling of both axes for an image of this size."""
+    spec = model.spec
+    m = spec.size_multiple
+    overlap = _round_up(max(spec.tile_overlap, 2 * spec.receptive_field + FEATHER), m)
+    tile = max(_round_up(tile, m), _round_up(4 * overlap, m))
+    return (
+        _Axis(height, model, tile, spec.receptive_field, overlap),
+        _Axis(width, model, tile, spec.receptive_field, overlap),
+    )
+
+
+def compute_delta_rows(
+    pixels: np.ndarray,
+    model: Model,
+    *,
+    tile: int = TILE,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+):
+    """Yield (row_start, row_stop, delta) bands covering the image top to bottom.
+
+    `delta` is float32 (rows, W, 3), the blended unit perturbation for those rows.
+    """
+    import numpy as np
+
+    h, w = pixels.shape[:2]
+    ax_y, ax_x = plan(h, w, model, tile)
+    total = len(ax_y.starts) * len(ax_x.starts)
+    scale = np.float32(1.0 / px.scale(pixels.dtype))
+    done = 0
+    pending: np.ndarray | None = None  # weighted rows of the previous band not yet final
+    for i, y0 in enumerate(ax_y.starts):
+        y1 = y0 + ax_y.size
+        rows = _reflect_index(y0, y1, h)
+        band = np.zeros((ax_y.size, w, 3), dtype=np.float32)
+        for j, x0 in enumerate(ax_x.starts):
+            if cancel is not None and cancel():
+                raise Cancelled("protection cancelled")
+            cols = _reflect_index(x0, x0 + ax_x.size, w)
+            src = pixels[np.ix_(rows, cols, np.arange(3))].astype(np.float32)
+            if scale != 1.0:
+                src *= scale
+            batch = np.ascontiguousarray(src.transpose(2, 0, 1)[None])
+            d = model.run(batch)[0].transpose(1, 2, 0)
+            np.clip(d, -1.0, 1.0, out=d)
+            keep = min(ax_x.size, w - x0)  # columns past the image are padding
+            if keep > 0:
+                band[:, x0 : x0 + keep] += d[:, :keep] * ax_x.weights[j][:keep, None]
+            done += 1
+            if progress is not None:
+                progress(done / total, f"tile {done}/{total}")
+        band *= ax_y.weights[i][:, None, None]
+        if pending is not None:
+            band[: len(pending)] += pending
+        final = ax_y.starts[i + 1] if i + 1 < len(ax_y.starts) else y1
+        pending = band[final - y0 :]
+        stop = min(final, h)
+        if stop > y0:
+            yield y0, stop, band[: stop - y0]
+
+
+def protect_with(
+    pixels: np.ndarray,
+    model: Model,
+    strength: str,
+    *,
+    tile: int = TILE,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+) -> tuple[np.ndarray, ProtectReport]:
+    """`protect_array` with an already loaded model and an explicit tile size."""
+    import numpy as np
+
+    start = time.perf_counter()
+    px.check(pixels)
+    eps = np.float32(model.spec.epsilon[strength])
+    out = np.empty_like(pixels)
+    s = px.scale(pixels.dtype)
+    sq_err = 0.0
+    max_diff = 0.0
+    h, w, c = pixels.shape
+    ax_y, ax_x = plan(h, w, model, tile)
+    bands = compute_delta_rows(pixels, model, tile=tile, progress=progress, cancel=cancel)
+    for y0, y1, delta in bands:
+        orig = pixels[y0:y1]
+        rgb = px.to_unit(orig)
+        rgb += eps * delta
+        new = px.from_unit(rgb, pixels.dtype)
+        if c == 4:
+            # Fully transparent pixels keep their exact colour: nothing shows, nothing changes.
+            clear = orig[..., 3] == 0
+            new[clear] = orig[clear, :3]
+            out[y0:y1, :, 3] = orig[..., 3]
+        out[y0:y1, :, :3] = new
+        diff = new.astype(np.float32) - orig[..., :3].astype(np.float32)
+        diff *= np.float32(1.0 / s)
+        sq_err += float(np.einsum("ijk,ijk->", diff, diff, dtype=np.float64))
+        max_diff = max(max_diff, float(np.max(np.abs(diff))))
+    mse = sq_err / (h * w * 3)
+    psnr = math.inf if mse == 0 else 10.0 * math.log10(1.0 / mse)
+    report = ProtectReport(
+        strength=strength,
+        epsilon=float(eps),
+        psnr=psnr,
+        max_abs_diff=max_diff,
+        seconds=time.perf_counter() - start,
+        model_id=model.spec.model_id,
+        model_sha256=model.spec.sha256,
+        device=model.provider,
+        width=w,
+        height=h,
+        tiles=len(ax_y.starts) * len(ax_x.starts),
+    )
+    return out, report
+
+
+def protect_array(
+    pixels: np.ndarray,
+    settings: ProtectSettings | None = None,
+    *,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+) -> tuple[np.ndarray, ProtectReport]:
+    """Protect an image array (see `fixative.pixels` for the contract); returns a new array.
+
+    Same shape and dtype as the input; alpha is copied unchanged and fully transparent pixels
+    stay bit-identical. Raises `Cancelled` if `cancel()` returns True between tiles.
+    """
+    settings = settings or ProtectSettings()
+    px.check(pixels)
+    model = get_model(settings.model_path, settings.device, settings.threads)
+    return protect_with(pixels, model, settings.strength, progress=progress, cancel=cancel)

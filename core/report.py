@@ -1,0 +1,44 @@
+"""What one protection did, returned by every call and printed by `fixative protect --json`."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ProtectReport:
+    """Budget used and the measured change. `max_abs_diff` is in [0, 1] units (1 = full scale)."""
+
+    strength: str
+    epsilon: float
+    psnr: float  # dB over the RGB channels; inf when nothing changed
+    max_abs_diff: float
+    seconds: float
+    model_id: str
+    model_sha256: str
+    device: str  # the onnxruntime execution provider that ran the model
+    width: int
+    height: int
+    tiles: int
+    src: str | None = None
+    dst: str | None = None
+    format: str | None = None
+    quality: int | None = None
+    declarations: bool = False
+    c2pa: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        if math.isinf(self.psnr):
+            data["psnr"] = None  # JSON has no infinity
+        return data
+
+    def summary(self) -> str:
+        psnr = "inf" if math.isinf(self.psnr) else f"{self.psnr:.1f}"
+        return (
+            f"{self.strength} (eps {self.epsilon * 255:.1f}/255), PSNR {psnr} dB, "
+            f"max diff {self.max_abs_diff * 255:.1f}/255, {self.seconds:.2f} s on {self.device}"
+        )
