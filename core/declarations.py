@@ -106,9 +106,7 @@ class DeclarationSettings:
                 "ai_inference 'constrained' needs other_constraints (the constraint text)"
             )
         if self.web_statement and not re.match(r"^https?://\S+$", self.web_statement):
-            raise DeclarationError(
-                f"web_statement {self.web_statement!r} must be an http(s) URL"
-            )
+            raise DeclarationError(f"web_statement {self.web_statement!r} must be an http(s) URL")
         if (self.c2pa_cert is None) != (self.c2pa_key is None):
             raise DeclarationError(
                 "c2pa_cert and c2pa_key must be given together (certificate chain and its key)"
@@ -116,13 +114,9 @@ class DeclarationSettings:
         for name in ("other_constraints", "creator", "copyright", "web_statement"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
-                raise DeclarationError(
-                    f"{name} must be text, not {type(value).__name__}"
-                )
+                raise DeclarationError(f"{name} must be text, not {type(value).__name__}")
             if value is not None and _BAD_XML_CHARS.search(value):
-                raise DeclarationError(
-                    f"{name} contains control characters XML cannot carry"
-                )
+                raise DeclarationError(f"{name} contains control characters XML cannot carry")
         for name in ("c2pa_cert", "c2pa_key"):
             value = getattr(self, name)
             if value is not None:
@@ -136,9 +130,7 @@ class DeclarationSettings:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
-            raise DeclarationError(
-                f"unknown declaration setting(s): {', '.join(unknown)}"
-            )
+            raise DeclarationError(f"unknown declaration setting(s): {', '.join(unknown)}")
         return cls(**data)
 
     @property
@@ -165,9 +157,7 @@ def _parse_existing(existing: bytes, source: str | None) -> ET.Element:
     # does this properly; the fallback refuses any DOCTYPE before ElementTree sees it.
     try:
         from defusedxml.ElementTree import fromstring as safe_fromstring
-    except (
-        ImportError
-    ):  # pragma: no cover - defusedxml is normally installed with Pillow use
+    except ImportError:  # pragma: no cover - defusedxml is normally installed with Pillow use
         safe_fromstring = None
     text = existing
     # Drop a NUL-terminated tail some writers leave, and leading junk before the packet.
@@ -181,9 +171,7 @@ def _parse_existing(existing: bytes, source: str | None) -> ET.Element:
             root = safe_fromstring(text, forbid_dtd=True)
         else:
             if re.search(rb"<!(DOCTYPE|ENTITY)", text):
-                raise CorruptXmpError(
-                    f"existing XMP packet{where} contains a DTD; refused"
-                )
+                raise CorruptXmpError(f"existing XMP packet{where} contains a DTD; refused")
             root = ET.fromstring(text)
     except CorruptXmpError:
         raise
@@ -226,9 +214,7 @@ def _lang_alt(parent: ET.Element, text: str) -> None:
     li.text = text
 
 
-def _add(
-    desc: ET.Element, prefix: str, local: str, text: str | None = None
-) -> ET.Element:
+def _add(desc: ET.Element, prefix: str, local: str, text: str | None = None) -> ET.Element:
     el = ET.SubElement(desc, _q(prefix, local))
     el.text = text
     return el
@@ -253,9 +239,7 @@ def _apply(rdf: ET.Element, s: DeclarationSettings) -> None:
         owned.append(_q("dc", "rights"))
     if s.web_statement is not None:
         owned.append(_q("xmpRights", "WebStatement"))
-    marked = bool(
-        s.copyright or s.web_statement or s.data_mining.startswith("DMI-PROHIBITED")
-    )
+    marked = bool(s.copyright or s.web_statement or s.data_mining.startswith("DMI-PROHIBITED"))
     if marked:
         owned.append(_q("xmpRights", "Marked"))
     for tag in owned:
@@ -312,11 +296,7 @@ def xmp_for(
     _apply(rdf, settings)
     body = _serialize(root, prefixes)
     packet = _wrap(body, fmt)
-    if (
-        fmt is not None
-        and fmt.upper() in ("JPEG", "JPG")
-        and len(packet) > JPEG_XMP_MAX
-    ):
+    if fmt is not None and fmt.upper() in ("JPEG", "JPG") and len(packet) > JPEG_XMP_MAX:
         where = f" for {source}" if source else ""
         raise XmpTooLargeError(
             f"XMP packet{where} is {len(packet)} bytes, more than the {JPEG_XMP_MAX} bytes a JPEG "
@@ -410,9 +390,7 @@ def _serialize(root: ET.Element, prefixes: dict[str, str]) -> str:
 
     def walk(el: ET.Element, depth: int) -> None:
         tag = name(el.tag)
-        attrs = "".join(
-            f' {name(k)}="{_escape(v, True)}"' for k, v in el.attrib.items()
-        )
+        attrs = "".join(f' {name(k)}="{_escape(v, True)}"' for k, v in el.attrib.items())
         idx = len(out)
         out.append(f"<{tag}{attrs}")
         # Comments and processing instructions inside the packet are dropped.
@@ -427,13 +405,68 @@ def _serialize(root: ET.Element, prefixes: dict[str, str]) -> str:
             out.append(f">{_escape(el.text)}</{tag}>")
         else:
             out.append("/>")
-        if (
-            depth == 0
-        ):  # all namespace declarations go on the root, known once all are seen
-            decls = "".join(
-                f' xmlns:{uri_to_prefix[u]}="{_escape(u, True)}"' for u in needed
-            )
+        if depth == 0:  # all namespace declarations go on the root, known once all are seen
+            decls = "".join(f' xmlns:{uri_to_prefix[u]}="{_escape(u, True)}"' for u in needed)
             out[idx] += decls
 
     walk(root, 0)
     return "".join(out)
+
+
+# --- reading declarations back ---------------------------------------------------------------
+
+_WRONG_PLUS_NAMESPACES = ("http://ns.useplus.org/LDF/1.0/", "http://ns.useplus.org/ldf/1.0/")
+
+
+def _values(rdf: ET.Element, tag: str) -> list[str]:
+    """All values of a property: simple text, attribute form, rdf:resource, or array items."""
+    found: list[str] = []
+    for desc in rdf.iter(_q("rdf", "Description")):
+        if tag in desc.attrib:
+            found.append(desc.attrib[tag])
+        for el in desc.findall(tag):
+            if _q("rdf", "resource") in el.attrib:
+                found.append(el.attrib[_q("rdf", "resource")])
+                continue
+            items = el.findall(f"./*/{_q('rdf', 'li')}")
+            if items:
+                # x-default first for lang-alt, then document order.
+                items.sort(key=lambda li: li.get(_q("xml", "lang")) != "x-default")
+                found.extend((li.text or "").strip() for li in items)
+            elif el.text and el.text.strip():
+                found.append(el.text.strip())
+    return found
+
+
+def read_declarations(xmp: bytes, *, source: str | None = None) -> dict[str, Any]:
+    """The declaration-related values of an XMP packet (None / [] where absent)."""
+    rdf = _find_rdf(_parse_existing(xmp, source), source)
+
+    def first(prefix: str, local: str) -> str | None:
+        vals = _values(rdf, _q(prefix, local))
+        return vals[0] if vals else None
+
+    dm = first("plus", "DataMining")
+    wrong = False
+    if dm is None:
+        for ns in _WRONG_PLUS_NAMESPACES:
+            vals = _values(rdf, f"{{{ns}}}DataMining")
+            if vals:
+                dm, wrong = vals[0], True
+                break
+    code = None
+    if dm is not None:
+        tail = dm[len(DATA_MINING_VOCAB) :] if dm.startswith(DATA_MINING_VOCAB) else dm
+        code = tail if tail in DATA_MINING_VALUES else None
+    return {
+        "data_mining": dm,
+        "data_mining_code": code,
+        "wrong_namespace": wrong,
+        "other_constraints": first("plus", "OtherConstraints"),
+        "digital_source_type": first("Iptc4xmpExt", "DigitalSourceType"),
+        "creator": _values(rdf, _q("dc", "creator")),
+        "title": first("dc", "title"),
+        "rights": first("dc", "rights"),
+        "marked": first("xmpRights", "Marked"),
+        "web_statement": first("xmpRights", "WebStatement"),
+    }

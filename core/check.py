@@ -1,0 +1,434 @@
+"""`fixative check FILE...`: which "no AI training" declarations a file carries, and whether
+they still hold (C2PA signature, trust, hash binding); with `--original`, how far the protected
+pixels are from the original.
+
+Exit status: 0 every file carries declarations that check out, 1 some file has none, has a
+broken or mismatching C2PA manifest, 2 some file could not be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from .declarations import CorruptXmpError, read_declarations
+
+_HASH_CODES = ("assertion.dataHash", "assertion.boxesHash", "assertion.bmffHash")
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "check",
+        help="show the AI-training declarations in image files and whether they still hold",
+        description=(
+            "Report the IPTC Data Mining XMP declarations and the C2PA manifest (assertions, "
+            "signature, trust, hash binding) of each FILE. With --original, also measure how "
+            "much the protected pixels differ from the original."
+        ),
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="image file(s) to check")
+    p.add_argument("--json", action="store_true", help="print a JSON report instead of text")
+    p.add_argument(
+        "--original",
+        metavar="ORIG",
+        help="the unprotected original: report PSNR, max difference (and TAEF2 latent "
+        "distortion when torch and the TAEF2 weights are available)",
+    )
+    p.add_argument(
+        "--trust-anchor",
+        metavar="PEM",
+        action="append",
+        default=[],
+        help="a root certificate (PEM) to trust for C2PA, e.g. your local Fixative CA "
+        "(ca.pem in the Fixative config folder); may be repeated",
+    )
+    p.set_defaults(func=run)
+    return p
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def read_xmp(path: str | os.PathLike[str]) -> tuple[str, bytes | None]:
+    """(Pillow format name, raw XMP packet or None) of an image file."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            fmt = im.format or "unknown"
+            xmp = im.info.get("xmp")
+            if xmp is None and fmt == "TIFF":
+                xmp = im.tag_v2.get(700)  # type: ignore[attr-defined]
+            if xmp is None and "XML:com.adobe.xmp" in im.info:
+                xmp = im.info["XML:com.adobe.xmp"]
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise CheckError(f"{path}: cannot read the image ({exc})") from exc
+    if isinstance(xmp, str):
+        xmp = xmp.encode("utf-8")
+    elif xmp is not None and not isinstance(xmp, bytes):
+        xmp = bytes(xmp)
+    return fmt, xmp
+
+
+class CheckError(Exception):
+    """A file could not be read at all."""
+
+
+def _codes(results: dict[str, Any] | None) -> dict[str, list[dict[str, str]]]:
+    active = (results or {}).get("activeManifest") or {}
+    return {k: list(active.get(k) or []) for k in ("success", "informational", "failure")}
+
+
+def inspect_c2pa(path: str | os.PathLike[str], trust_anchors: list[bytes]) -> dict[str, Any]:
+    """The active C2PA manifest of a file: assertions, signature, trust and hash binding."""
+    try:
+        import c2pa
+    except ImportError:
+        has_marker = b"c2pa" in Path(path).read_bytes()
+        return {
+            "present": None if has_marker else False,
+            "checked": False,
+            "note": "c2pa-python is not installed (pip install 'fixative[c2pa]'); "
+            + ("the file seems to contain a C2PA manifest" if has_marker else "no C2PA marker"),
+        }
+    context = None
+    if trust_anchors:
+        pem = b"\n".join(a.strip() for a in trust_anchors).decode("ascii", "replace")
+        context = c2pa.Context.from_dict(
+            {"verify": {"verify_trust": True}, "trust": {"trust_anchors": pem + "\n"}}
+        )
+    try:
+        with open(path, "rb") as fh:
+            reader = c2pa.Reader(fh, context=context) if context else c2pa.Reader(fh)
+            with reader:
+                manifest = reader.get_active_manifest()
+                state = reader.get_validation_state()
+                results = reader.get_validation_results()
+    except c2pa.C2paError as exc:
+        text = str(exc)
+        if "ManifestNotFound" in type(exc).__name__ or "no JUMBF" in text or "not found" in text:
+            return {"present": False, "checked": True}
+        return {"present": True, "checked": True, "error": text, "signature_valid": False}
+    if not manifest:
+        return {"present": False, "checked": True}
+
+    codes = _codes(results)
+    success = {c["code"] for c in codes["success"]}
+    failure = {c["code"] for c in codes["failure"]}
+    assertions = manifest.get("assertions") or []
+    training = next(
+        (
+            a.get("data", {}).get("entries", {})
+            for a in assertions
+            if a.get("label") in ("cawg.training-mining", "c2pa.training-mining")
+        ),
+        None,
+    )
+    actions = [
+        act.get("action")
+        for a in assertions
+        if str(a.get("label", "")).startswith("c2pa.actions")
+        for act in a.get("data", {}).get("actions", [])
+    ]
+    if any(c.startswith("claimSignature.") for c in failure):
+        signature_valid: bool | None = False
+    elif "claimSignature.validated" in success:
+        signature_valid = True
+    else:
+        signature_valid = None
+    if "signingCredential.trusted" in success:
+        trusted: bool | None = True
+    elif "signingCredential.untrusted" in failure:
+        trusted = False
+    else:
+        trusted = None
+    if any(c.startswith(_HASH_CODES) and c.endswith(".mismatch") for c in failure):
+        hash_match: bool | None = False
+    elif any(c.startswith(_HASH_CODES) and c.endswith(".match") for c in success):
+        hash_match = True
+    else:
+        hash_match = None
+    problems = [
+        {"code": c["code"], "explanation": c.get("explanation", "")}
+        for c in codes["failure"]
+        if c["code"] != "signingCredential.untrusted"
+    ]
+    return {
+        "present": True,
+        "checked": True,
+        "validation_state": state,
+        "assertions": [a.get("label") for a in assertions],
+        "training_mining": training,
+        "actions": actions,
+        "signer": manifest.get("signature_info") or {},
+        "signature_valid": signature_valid,
+        "trusted": trusted,
+        "trust_anchors_given": bool(trust_anchors),
+        "hash_match": hash_match,
+        "problems": problems,
+    }
+
+
+# --- protection report ----------------------------------------------------------------------
+
+
+def _load_unit(path: str | os.PathLike[str]) -> tuple[Any, int]:
+    """RGB(A) float64 array in [0,1] and the bit depth, via Pillow."""
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im.load()
+        if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+            arr = np.asarray(im.convert("I"), dtype=np.float64) / 65535.0
+            return np.repeat(arr[..., None], 3, axis=2), 16
+        if im.mode == "F":
+            arr = np.asarray(im, dtype=np.float64)
+            return np.repeat(arr[..., None], 3, axis=2), 32
+        target = "RGBA" if ("A" in im.mode or "transparency" in im.info) else "RGB"
+        return np.asarray(im.convert(target), dtype=np.float64) / 255.0, 8
+
+
+def compare(original: str | os.PathLike[str], protected: str | os.PathLike[str]) -> dict[str, Any]:
+    """PSNR and max difference of the RGB channels (alpha is never changed by Fixative)."""
+    import numpy as np
+
+    a, bits_a = _load_unit(original)
+    b, bits_b = _load_unit(protected)
+    if a.shape[:2] != b.shape[:2]:
+        raise CheckError(
+            f"{protected}: size {b.shape[1]}x{b.shape[0]} differs from the original "
+            f"{original} ({a.shape[1]}x{a.shape[0]}); cannot compare"
+        )
+    diff = a[..., :3] - b[..., :3]
+    mse = float(np.mean(diff**2))
+    report: dict[str, Any] = {
+        "original": os.fspath(original),
+        # None when identical: JSON has no infinity.
+        "psnr_db": None if mse == 0 else 10 * math.log10(1.0 / mse),
+        "max_abs_diff": float(np.max(np.abs(diff))),
+        "max_abs_diff_8bit": round(float(np.max(np.abs(diff))) * 255, 2),
+        "mean_abs_diff": float(np.mean(np.abs(diff))),
+        "bit_depth": [bits_a, bits_b],
+    }
+    if a.shape[2] == 4 and b.shape[2] == 4:
+        report["alpha_unchanged"] = bool(np.array_equal(a[..., 3], b[..., 3]))
+    latent = latent_distortion(a[..., :3], b[..., :3])
+    if latent is not None:
+        report["taef2_latent_distortion"] = latent
+    return report
+
+
+def latent_distortion(original: Any, protected: Any) -> float | None:
+    """Relative TAEF2 latent change ||E(p) - E(o)|| / ||E(o)||, or None when not available.
+
+    Optional evaluation aid: needs torch, the source checkout's scripts/taef2.py and the TAEF2
+    weights (FIXATIVE_TAEF2_DIR, or the shared copy). Never required by protection itself.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        return None
+    scripts = Path(__file__).resolve().parent.parent / "scripts"
+    candidates = [
+        os.environ.get("FIXATIVE_TAEF2_DIR"),
+        scripts.parent.parent / "shared/models/taef2",
+    ]
+    weights = next(
+        (
+            Path(c) / "taef2_encoder.pth"
+            for c in candidates
+            if c and (Path(c) / "taef2_encoder.pth").is_file()
+        ),
+        None,
+    )
+    if weights is None or not (scripts / "taef2.py").is_file():
+        return None
+    import torch
+
+    spec = importlib.util.spec_from_file_location("_fixative_taef2", scripts / "taef2.py")
+    if spec is None or spec.loader is None:
+        return None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    encoder = module.load_encoder(weights)
+    h, w = original.shape[:2]
+    h8, w8 = h - h % 8, w - w % 8
+    if h8 < 8 or w8 < 8:
+        return None
+
+    def enc(x: Any) -> Any:
+        t = torch.from_numpy(x[:h8, :w8].astype("float32")).permute(2, 0, 1)[None]
+        with torch.no_grad():
+            return encoder(t)
+
+    lo, lp = enc(original), enc(protected)
+    return float(torch.linalg.vector_norm(lp - lo) / torch.linalg.vector_norm(lo).clamp_min(1e-12))
+
+
+# --- verdict and output ---------------------------------------------------------------------
+
+
+def check_file(
+    path: str | os.PathLike[str], trust_anchors: list[bytes], original: str | None = None
+) -> dict[str, Any]:
+    fmt, xmp = read_xmp(path)
+    report: dict[str, Any] = {"file": os.fspath(path), "format": fmt}
+    if xmp is None:
+        report["xmp"] = None
+    else:
+        try:
+            report["xmp"] = read_declarations(xmp)
+        except CorruptXmpError as exc:
+            report["xmp"] = {"error": str(exc)}
+    report["c2pa"] = inspect_c2pa(path, trust_anchors)
+    report["verdict"], report["ok"] = _verdict(report)
+    if original is not None:
+        report["protection"] = compare(original, path)
+    return report
+
+
+def _verdict(report: dict[str, Any]) -> tuple[list[str], bool]:
+    lines: list[str] = []
+    ok = True
+    xmp, c2 = report["xmp"], report["c2pa"]
+    has_xmp_decl = bool(xmp and xmp.get("data_mining"))
+    has_c2pa = bool(c2.get("present"))
+    if not has_xmp_decl and not has_c2pa:
+        ok = False
+        if xmp is None:
+            lines.append(
+                "no declarations: the file has no XMP metadata and no C2PA manifest (never "
+                "declared, or the metadata was stripped, e.g. by an upload platform or re-encode)"
+            )
+        elif "error" in xmp:
+            lines.append("no readable declarations: the XMP packet is corrupt")
+        else:
+            lines.append(
+                "no AI-training declaration: the file has XMP metadata but no IPTC Data Mining "
+                "value and no C2PA manifest"
+            )
+        return lines, ok
+    if has_xmp_decl:
+        lines.append(f"IPTC Data Mining: {xmp.get('data_mining_code') or xmp['data_mining']}")
+        if xmp.get("wrong_namespace"):
+            lines.append(
+                "warning: Data Mining written with a wrong namespace; readers will ignore it"
+            )
+    else:
+        lines.append("no IPTC Data Mining value in XMP (stripped or never written)")
+    if not c2.get("checked", True):
+        lines.append("C2PA: " + c2.get("note", "not checked"))
+    elif not has_c2pa:
+        lines.append("no C2PA manifest")
+    elif "error" in c2:
+        ok = False
+        lines.append(f"C2PA manifest present but unreadable: {c2['error']}")
+    else:
+        if c2.get("signature_valid") is False:
+            ok = False
+            lines.append("C2PA signature INVALID: the manifest was altered after signing")
+        elif c2.get("signature_valid"):
+            lines.append("C2PA signature valid")
+        if c2.get("hash_match") is False:
+            ok = False
+            lines.append(
+                "C2PA hash binding MISMATCH: the pixels or file data changed after signing "
+                "(edited or re-encoded); the manifest no longer describes this file"
+            )
+        elif c2.get("hash_match"):
+            lines.append("C2PA hash binding matches: the file is unchanged since signing")
+        if c2.get("trusted"):
+            lines.append("signer trusted (chains to a given trust anchor)")
+        elif c2.get("trusted") is False:
+            hint = (
+                ""
+                if c2.get("trust_anchors_given")
+                else " — a Fixative local CA is never publicly trusted; pass "
+                "--trust-anchor with its ca.pem to verify it is yours"
+            )
+            lines.append("signer untrusted: its certificate does not chain to a known root" + hint)
+        for p in c2.get("problems", []):
+            if not p["code"].startswith(_HASH_CODES) and not p["code"].startswith(
+                "claimSignature."
+            ):
+                lines.append(f"C2PA problem: {p['code']} {p['explanation']}".rstrip())
+    return lines, ok
+
+
+def _fmt_text(report: dict[str, Any]) -> str:
+    out = [f"{report['file']} ({report['format']})"]
+    out += [f"  {line}" for line in report["verdict"]]
+    xmp = report.get("xmp") or {}
+    for key, label in (
+        ("other_constraints", "other constraints"),
+        ("digital_source_type", "digital source type"),
+        ("creator", "creator"),
+        ("rights", "copyright"),
+        ("web_statement", "web statement"),
+    ):
+        if xmp.get(key):
+            value = xmp[key]
+            out.append(f"  {label}: {', '.join(value) if isinstance(value, list) else value}")
+    c2 = report["c2pa"]
+    if c2.get("present") and c2.get("training_mining"):
+        entries = ", ".join(
+            f"{k.split('.', 1)[-1]}={v.get('use')}"
+            for k, v in sorted(c2["training_mining"].items())
+        )
+        out.append(f"  C2PA training-mining: {entries}")
+    if c2.get("present") and c2.get("signer"):
+        s = c2["signer"]
+        out.append(f"  C2PA signer: {s.get('common_name', '?')} ({s.get('issuer', '?')})")
+    prot = report.get("protection")
+    if prot:
+        psnr = prot["psnr_db"]
+        out.append(
+            f"  vs original {prot['original']}: PSNR "
+            + ("inf (identical pixels)" if psnr is None else f"{psnr:.2f} dB")
+            + f", max difference {prot['max_abs_diff_8bit']:.1f}/255"
+        )
+        if "taef2_latent_distortion" in prot:
+            out.append(f"  TAEF2 latent distortion: {prot['taef2_latent_distortion']:.4f}")
+        if prot.get("alpha_unchanged") is False:
+            out.append("  warning: alpha differs from the original")
+    return "\n".join(out)
+
+
+def run(args: argparse.Namespace) -> int:
+    anchors: list[bytes] = []
+    for a in args.trust_anchor or []:
+        try:
+            anchors.append(Path(a).read_bytes())
+        except OSError as exc:
+            print(f"fixative check: cannot read trust anchor {a}: {exc.strerror}", file=sys.stderr)
+            return 2
+    reports: list[dict[str, Any]] = []
+    status = 0
+    for f in args.files:
+        try:
+            report = check_file(f, anchors, args.original)
+        except CheckError as exc:
+            report = {"file": f, "error": str(exc), "ok": False}
+            status = 2
+        except OSError as exc:
+            report = {"file": f, "error": f"{f}: {exc.strerror or exc}", "ok": False}
+            status = 2
+        if not report["ok"] and status == 0:
+            status = 1
+        reports.append(report)
+    if args.json:
+        print(json.dumps(reports, indent=2, default=_json_default))
+    else:
+        for r in reports:
+            print(r["error"] if "error" in r and "verdict" not in r else _fmt_text(r))
+    return status
+
+
+def _json_default(value: Any) -> Any:
+    return str(value)
