@@ -1,0 +1,75 @@
+"""The fixed train/evaluation split of the development images, and the data digest recorded in the model.
+
+Evaluation images are never trained on. The split is by file name, fixed here, so every script and
+every run agrees on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+DEV_DIR = REPO.parent / "shared" / "data" / "dev"
+
+# Five clip-art images (flat colour and line art, where visibility matters most) and three wallpapers.
+EVAL_IMAGES = (
+    "clip_tiger.png",
+    "clip_sunflower.png",
+    "clip_park.png",
+    "clip_set_gatti.png",
+    "clip_caterpillar.png",
+    "gnome_wood-d.png",
+    "gnome_dune-l.png",
+    "debian_homeworld.png",
+)
+CLIP_PREFIX = "clip_"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def dev_files(dev_dir: Path = DEV_DIR) -> list[Path]:
+    files = sorted(dev_dir.glob("*.png"))
+    if not files:
+        msg = f"no development images in {dev_dir}"
+        raise FileNotFoundError(msg)
+    return files
+
+
+def split(dev_dir: Path = DEV_DIR) -> tuple[list[Path], list[Path]]:
+    """(train, eval) file lists; disjoint by construction."""
+    files = dev_files(dev_dir)
+    evals = [f for f in files if f.name in EVAL_IMAGES]
+    train = [f for f in files if f.name not in EVAL_IMAGES]
+    if len(evals) != len(EVAL_IMAGES):
+        missing = sorted(set(EVAL_IMAGES) - {f.name for f in evals})
+        msg = f"evaluation images missing from {dev_dir}: {missing}"
+        raise FileNotFoundError(msg)
+    return train, evals
+
+
+def data_digest(files: list[Path]) -> str:
+    """sha256 over the sorted 'name sha256' lines of the training files."""
+    lines = sorted(f"{f.name} {_sha256(f)}" for f in files)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def load_rgb(path: Path) -> np.ndarray:
+    """HxWx3 float32 in [0,1]; transparent pixels composited onto white."""
+    with Image.open(path) as im:
+        im = im.convert("RGBA")
+        bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
+        rgb = Image.alpha_composite(bg, im).convert("RGB")
+    return np.asarray(rgb, dtype=np.float32) / 255.0
+
+
+def center_crop(img: np.ndarray, size: int) -> np.ndarray:
+    h, w = img.shape[:2]
+    size = min(size, h, w) // 8 * 8
+    top, left = (h - size) // 2, (w - size) // 2
+    return img[top : top + size, left : left + size]

@@ -1,0 +1,91 @@
+"""The Fixative perturbation generator (training side; the core only ever sees its ONNX export).
+
+A small fully-convolutional network: a 4x4 patch embedding, a trunk at 1/4 resolution with a branch at
+1/8 (the latent grid of the target encoder), and a 4x4 transposed-conv head. Its output is a unit
+perturbation (tanh, in [-1, 1]) multiplied by a fixed, content-adaptive **texture mask**: texture
+hides noise, flat colour and line art do not, so flat areas only get `mask_floor` of the budget.
+The mask uses min-pooled local contrast, so an isolated edge (line art) does not count as texture.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    width: int = 32  # channels at 1/4 resolution
+    width_low: int = 80  # channels at 1/8 resolution
+    blocks_low: int = 3
+    mask_floor: float = 0.2  # share of the budget left on perfectly flat areas
+    mask_texture: float = 0.04  # local contrast (std of luma, [0,1] units) that earns the full budget
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _conv(n_in: int, n_out: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(n_in, n_out, 3, stride=stride, padding=1)
+
+
+class ResBlock(nn.Module):
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.a = _conv(n, n)
+        self.b = _conv(n, n)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.b(F.relu(self.a(x)))
+
+
+def texture_mask(x: torch.Tensor, floor: float, texture: float) -> torch.Tensor:
+    """[N,3,H,W] image -> [N,1,H,W] mask in [floor, 1]."""
+    luma = 0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]
+    mean = F.avg_pool2d(luma, 3, stride=1, padding=1, count_include_pad=False)
+    mean_sq = F.avg_pool2d(luma * luma, 3, stride=1, padding=1, count_include_pad=False)
+    std = torch.sqrt(torch.clamp(mean_sq - mean * mean, min=0.0) + 1e-8)
+    # Min-pool: next to a lone edge some 3x3 window is flat, inside real texture none is.
+    busy = -F.max_pool2d(-std, 5, stride=1, padding=2)
+    busy = F.avg_pool2d(busy, 5, stride=1, padding=2, count_include_pad=False)
+    return floor + (1.0 - floor) * torch.clamp(busy / texture, 0.0, 1.0)
+
+
+class Generator(nn.Module):
+    # Receptive field radius in pixels (see `receptive_field()`); the core's tile overlap must exceed it.
+    def __init__(self, cfg: GeneratorConfig = GeneratorConfig()) -> None:
+        super().__init__()
+        self.cfg = cfg
+        w, wl = cfg.width, cfg.width_low
+        self.embed = nn.Conv2d(3, w, 4, stride=4)
+        self.hi1 = ResBlock(w)
+        self.down = _conv(w, wl, stride=2)
+        self.low = nn.Sequential(*[ResBlock(wl) for _ in range(cfg.blocks_low)])
+        self.up = _conv(wl, w)
+        self.hi2 = ResBlock(w)
+        self.head = nn.ConvTranspose2d(w, 3, 4, stride=4)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.embed(image * 2.0 - 1.0))
+        h = self.hi1(h)
+        low = self.low(F.relu(self.down(h)))
+        h = h + self.up(F.interpolate(low, scale_factor=2.0, mode="nearest"))
+        h = self.hi2(F.relu(h))
+        unit = torch.tanh(self.head(F.relu(h)))
+        return unit * texture_mask(image, self.cfg.mask_floor, self.cfg.mask_texture)
+
+
+def receptive_field(cfg: GeneratorConfig = GeneratorConfig()) -> int:
+    """Radius in input pixels that can influence one output pixel (a conservative upper bound)."""
+    # embed: 4 px patch; each 3x3 conv at 1/4 res adds 4 px, at 1/8 res 8 px; up/down shifts.
+    quarter_convs = 2 + 1 + 2  # hi1 (2), up (1), hi2 (2)
+    eighth_convs = 1 + 2 * cfg.blocks_low  # down + blocks
+    mask = 1 + 2 + 2  # std 3x3, min 5x5, avg 5x5
+    return 4 + 4 * quarter_convs + 8 * eighth_convs + 8 + 4 + mask
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,124 @@
+"""TAEF2, the evaluation and training target: a tiny autoencoder distilled from the FLUX.2 VAE.
+
+Written from the state dicts' keys and shapes (upstream: madebyollin/taesd, MIT). Images in [0, 1],
+latents with 32 channels at 1/8 resolution. Training-only code: it needs torch and is never imported
+by the core.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+LATENT_CHANNELS = 32
+
+
+def _conv(n_in: int, n_out: int, *, bias: bool = True, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(n_in, n_out, 3, stride=stride, padding=1, bias=bias)
+
+
+class Block(nn.Module):
+    """Residual block; the deepest stage adds a GroupNorm'd 1x1 branch first (key prefix `pool`)."""
+
+    def __init__(self, n: int, *, pooled: bool = False) -> None:
+        super().__init__()
+        self.conv = nn.Sequential(_conv(n, n), nn.ReLU(), _conv(n, n), nn.ReLU(), _conv(n, n))
+        self.pool = (
+            nn.Sequential(
+                nn.Conv2d(n, 4 * n, 1, bias=False),
+                nn.GroupNorm(4, 4 * n),
+                nn.ReLU(),
+                nn.Conv2d(4 * n, n, 1, bias=False),
+            )
+            if pooled
+            else None
+        )
+        self.fuse = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pool is not None:
+            x = x + self.pool(x)
+        return self.fuse(self.conv(x) + x)
+
+
+class Clamp(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(x / 3) * 3
+
+
+def make_encoder() -> nn.Sequential:
+    return nn.Sequential(
+        _conv(3, 64),
+        Block(64),
+        _conv(64, 64, stride=2, bias=False),
+        Block(64),
+        Block(64),
+        Block(64),
+        _conv(64, 64, stride=2, bias=False),
+        Block(64),
+        Block(64),
+        Block(64),
+        _conv(64, 64, stride=2, bias=False),
+        Block(64, pooled=True),
+        Block(64, pooled=True),
+        Block(64, pooled=True),
+        _conv(64, LATENT_CHANNELS),
+    )
+
+
+def make_decoder() -> nn.Sequential:
+    return nn.Sequential(
+        Clamp(),
+        _conv(LATENT_CHANNELS, 64),
+        nn.ReLU(),
+        Block(64, pooled=True),
+        Block(64, pooled=True),
+        Block(64, pooled=True),
+        nn.Upsample(scale_factor=2),
+        _conv(64, 64, bias=False),
+        Block(64),
+        Block(64),
+        Block(64),
+        nn.Upsample(scale_factor=2),
+        _conv(64, 64, bias=False),
+        Block(64),
+        Block(64),
+        Block(64),
+        nn.Upsample(scale_factor=2),
+        _conv(64, 64, bias=False),
+        Block(64),
+        _conv(64, 3),
+    )
+
+
+def _load(module: nn.Module, path: Path) -> nn.Module:
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    module.load_state_dict(state, strict=True)
+    module.eval()
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module
+
+
+def load_encoder(path: str | Path) -> nn.Module:
+    """The TAEF2 encoder, frozen, in eval mode: [N,3,H,W] in [0,1] -> [N,32,H/8,W/8]."""
+    return _load(make_encoder(), Path(path))
+
+
+def load_decoder(path: str | Path) -> nn.Module:
+    """The TAEF2 decoder, frozen: [N,32,h,w] latents -> [N,3,8h,8w], roughly in [0,1]."""
+    return _load(make_decoder(), Path(path))
+
+
+def default_weights_dir() -> Path:
+    """Where `scripts/fetch_models.py` puts the weights (the cache), else the shared copy beside the repo."""
+    from fetch_models import CACHE_DIR  # local import: scripts/ is on sys.path when run as a script
+
+    repo = Path(__file__).resolve().parent.parent
+    for candidate in (CACHE_DIR, repo.parent / "shared" / "models" / "taef2"):
+        if (candidate / "taef2_encoder.pth").is_file():
+            return candidate
+    msg = "TAEF2 weights not found: run `python scripts/fetch_models.py --from ../shared/models/taef2`"
+    raise FileNotFoundError(msg)

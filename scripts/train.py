@@ -1,0 +1,201 @@
+"""Train the perturbation generator against the TAEF2 encoder.
+
+    python scripts/train.py --run runs/g1                 # default CPU config (~2 h on 2 cores)
+    python scripts/train.py --run runs/g1 --preset gpu    # larger config for a GPU
+    python scripts/train.py --run runs/g1 --max-minutes 60   # stop (checkpointed) after an hour
+
+Resumes from `<run>/ckpt.pt` when it exists. Writes `<run>/config.json`, `<run>/data.txt` (the training
+files with their sha256), `<run>/log.csv` (the curves) and checkpoints every `ckpt_every` steps.
+
+Objective (see the model card for the measurements behind it): maximise the relative latent distortion
+||E(T(x+d)) - E(T(x))|| / ||E(T(x))|| under random publishing transforms T, plus a penalty on the
+batch-mean perturbation, which is what a universal (image-independent) pattern maximises.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import os
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from dataset import data_digest, load_rgb, split  # noqa: E402
+from eot import random_transform  # noqa: E402
+from fetch_models import fetch  # noqa: E402
+from generator import Generator, GeneratorConfig  # noqa: E402
+from taef2 import load_encoder  # noqa: E402
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 2000
+    batch: int = 8
+    crop: int = 128
+    lr: float = 2e-3
+    epsilon: float = 8 / 255
+    lambda_universal: float = 1.0
+    seed: int = 1234
+    threads: int = 2
+    ckpt_every: int = 50
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+
+
+PRESETS = {
+    "cpu": TrainConfig(),
+    "gpu": TrainConfig(steps=20000, batch=32, crop=256, threads=8, ckpt_every=500),
+}
+
+
+class Crops:
+    """Random crops at random scale (0.5-1x) with flips, from the training images held in memory."""
+
+    def __init__(self, files: list[Path], crop: int, seed: int) -> None:
+        self.images = [load_rgb(f) for f in files]
+        self.crop = crop
+        self.rng = np.random.default_rng(seed)
+
+    def batch(self, n: int) -> torch.Tensor:
+        out = []
+        for _ in range(n):
+            img = self.images[self.rng.integers(len(self.images))]
+            h, w = img.shape[:2]
+            scale = self.rng.uniform(0.5, 1.0)
+            side = min(int(self.crop / scale), h, w)
+            top = self.rng.integers(0, h - side + 1)
+            left = self.rng.integers(0, w - side + 1)
+            patch = img[top : top + side, left : left + side]
+            if side != self.crop:
+                pil = Image.fromarray((patch * 255 + 0.5).astype(np.uint8))
+                patch = np.asarray(pil.resize((self.crop, self.crop), Image.LANCZOS), dtype=np.float32) / 255
+            if self.rng.random() < 0.5:
+                patch = patch[:, ::-1]
+            out.append(torch.from_numpy(np.ascontiguousarray(patch)).permute(2, 0, 1))
+        return torch.stack(out)
+
+
+def relative_distortion(z_adv: torch.Tensor, z_ref: torch.Tensor) -> torch.Tensor:
+    """Per-image ||z_adv - z_ref|| / ||z_ref||."""
+    num = (z_adv - z_ref).flatten(1).norm(dim=1)
+    return num / z_ref.flatten(1).norm(dim=1).clamp_min(1e-6)
+
+
+def universality(unit: torch.Tensor) -> torch.Tensor:
+    """Energy of the batch-mean perturbation relative to the mean energy: ~1/B for independent, 1 for universal."""
+    return unit.mean(0).pow(2).mean() / unit.pow(2).mean().clamp_min(1e-8)
+
+
+def save_atomic(obj: object, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def train(run: Path, cfg: TrainConfig, max_minutes: float | None) -> Path:
+    run.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(cfg.threads)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    train_files, _ = split()
+    (run / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2, sort_keys=True))
+    (run / "data.txt").write_text(
+        "".join(f"{f.name} {hashlib.sha256(f.read_bytes()).hexdigest()}\n" for f in train_files)
+    )
+    (run / "digests.json").write_text(
+        json.dumps({"config": cfg.digest(), "data": data_digest(train_files)}, indent=2)
+    )
+
+    torch.manual_seed(cfg.seed)
+    gen = Generator(cfg.generator).to(device)
+    opt = torch.optim.Adam(gen.parameters(), lr=cfg.lr)
+    warmup = max(1, min(100, cfg.steps // 20))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + np.cos(np.pi * min(s, cfg.steps) / cfg.steps))
+    )
+    encoder = load_encoder(fetch() / "taef2_encoder.pth").to(device)
+    crops = Crops(train_files, cfg.crop, cfg.seed)
+    rng = random.Random(cfg.seed)
+    step = 0
+
+    ckpt = run / "ckpt.pt"
+    if ckpt.exists():
+        state = torch.load(ckpt, map_location=device, weights_only=False)
+        gen.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        step = state["step"]
+        crops.rng = state["np_rng"]
+        rng.setstate(state["py_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        print(f"resumed at step {step}", flush=True)
+
+    log_new = not (run / "log.csv").exists()
+    log = (run / "log.csv").open("a", newline="")
+    writer = csv.writer(log)
+    if log_new:
+        writer.writerow(["step", "loss", "distortion", "universality", "transform", "seconds"])
+    start = time.time()
+    while step < cfg.steps:
+        t0 = time.time()
+        x = crops.batch(cfg.batch).to(device)
+        transform, name = random_transform(rng)
+        unit = gen(x)
+        x_adv = (x + cfg.epsilon * unit).clamp(0, 1)
+        with torch.no_grad():
+            z_ref = encoder(transform(x))
+        dist = relative_distortion(encoder(transform(x_adv)), z_ref)
+        univ = universality(unit)
+        loss = -dist.mean() + cfg.lambda_universal * univ
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        step += 1
+        writer.writerow([step, f"{loss.item():.5f}", f"{dist.mean().item():.5f}", f"{univ.item():.5f}", name,
+                         f"{time.time() - t0:.2f}"])
+        if step % 10 == 0:
+            log.flush()
+            print(f"step {step} dist {dist.mean().item():.3f} univ {univ.item():.3f} {name}", flush=True)
+        out_of_time = max_minutes is not None and time.time() - start > max_minutes * 60
+        if step % cfg.ckpt_every == 0 or step == cfg.steps or out_of_time:
+            save_atomic({"model": gen.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                         "step": step, "np_rng": crops.rng, "py_rng": rng.getstate(),
+                         "torch_rng": torch.get_rng_state(), "config": cfg.to_dict()}, ckpt)
+        if out_of_time:
+            print(f"stopping at step {step}: --max-minutes reached (resume later)", flush=True)
+            break
+    log.close()
+    return ckpt
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run", type=Path, required=True, help="run folder (checkpoints, logs)")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
+    p.add_argument("--steps", type=int, help="override the preset's step count")
+    p.add_argument("--max-minutes", type=float, help="checkpoint and stop after this long")
+    args = p.parse_args(argv)
+    cfg = PRESETS[args.preset]
+    if args.steps:
+        cfg = TrainConfig(**{**cfg.__dict__, "steps": args.steps})
+    train(args.run, cfg, args.max_minutes)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
