@@ -1,0 +1,60 @@
+"""Helpers for the declaration tests: writers that embed XMP the way Pillow does, and an
+in-place pixel edit that keeps every metadata chunk."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+from PIL import Image, PngImagePlugin
+
+FORMATS = {"PNG": ".png", "JPEG": ".jpg", "TIFF": ".tif", "WEBP": ".webp"}
+
+
+def save_with_xmp(im: Image.Image, path: Path, fmt: str, packet: bytes | None) -> Path:
+    """Write `im` with the XMP packet in each format's standard place (PNG iTXt, JPEG APP1,
+    TIFF tag 700, WebP XMP chunk)."""
+    kwargs: dict = {}
+    if packet is not None:
+        if fmt == "PNG":
+            info = PngImagePlugin.PngInfo()
+            info.add_itxt("XML:com.adobe.xmp", packet.decode("utf-8"))
+            kwargs["pnginfo"] = info
+        elif fmt == "TIFF":
+            kwargs["tiffinfo"] = {700: packet}
+        else:
+            kwargs["xmp"] = packet
+    if fmt == "JPEG":
+        kwargs["quality"] = 95
+    if fmt == "WEBP":
+        kwargs["lossless"] = True
+    im.save(path, fmt, **kwargs)
+    return path
+
+
+def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    pos, chunks = 8, []
+    while pos < len(data):
+        (n,) = struct.unpack(">I", data[pos : pos + 4])
+        chunks.append((data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + n]))
+        pos += 12 + n
+    return chunks
+
+
+def edit_one_png_pixel(path: Path) -> None:
+    """Change one sample of one pixel in place, keeping every other chunk (XMP, C2PA) as is:
+    what a careless edit that preserves metadata looks like."""
+    data = path.read_bytes()
+    chunks = png_chunks(data)
+    raw = bytearray(zlib.decompress(b"".join(d for t, d in chunks if t == b"IDAT")))
+    raw[1] ^= 0x01  # byte 0 of each row is the filter type; byte 1 is the first pixel's red
+    new_idat = zlib.compress(bytes(raw))
+    out, written = bytearray(data[:8]), False
+    for t, d in chunks:
+        if t == b"IDAT":
+            if written:
+                continue
+            d, written = new_idat, True
+        out += struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    path.write_bytes(bytes(out))
