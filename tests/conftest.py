@@ -42,7 +42,6 @@ def build_model(
     model (size_multiple 2) whose receptive field is 6 pixels (<= 2 + 2*2 + 1, rounded up).
     kind "scaled": delta = 3 * image - 1, clipped by the core to [-1, 1] (tests clipping).
     """
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(seed)
@@ -51,6 +50,10 @@ def build_model(
     y = helper.make_tensor_value_info(output_name, dt, ["N", 3, "H", "W"])
     inits = []
     nodes = []
+    final_output = output_name
+    if dt != TensorProto.FLOAT:  # a valid graph whose interface has another dtype
+        nodes.append(helper.make_node("Cast", [input_name], ["x_f"], to=TensorProto.FLOAT))
+        input_name, output_name = "x_f", "y_f"
 
     def weight(name: str, shape: tuple[int, ...]) -> str:
         w = (rng.standard_normal(shape) * 0.3).astype(np.float32)
@@ -64,7 +67,9 @@ def build_model(
         nodes.append(helper.make_node("Tanh", ["c1"], [output_name]))
     elif kind == "unet":
         nodes += [
-            helper.make_node("AveragePool", [input_name], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+            helper.make_node(
+                "AveragePool", [input_name], ["p"], kernel_shape=[2, 2], strides=[2, 2]
+            ),
             helper.make_node("Conv", ["p", weight("w1", (4, 3, 3, 3))], ["c1"], pads=[1] * 4),
             helper.make_node("Relu", ["c1"], ["r1"]),
         ]
@@ -85,13 +90,19 @@ def build_model(
         ]
     else:
         raise ValueError(kind)
+    if output_name != final_output:
+        nodes.append(helper.make_node("Cast", [output_name], [final_output], to=dt))
     graph = helper.make_graph(nodes, "g", [x], [y], initializer=inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = 8
     values = dict(CONTRACT_META)
     if kind == "unet":
         values.update(
-            {"fixative.receptive_field": "6", "fixative.tile_overlap": "8", "fixative.size_multiple": "2"}
+            {
+                "fixative.receptive_field": "6",
+                "fixative.tile_overlap": "8",
+                "fixative.size_multiple": "2",
+            }
         )
     values.update(meta or {})
     for key, value in values.items():
@@ -102,6 +113,17 @@ def build_model(
 
 
 ModelFactory = Callable[..., Path]
+
+
+@pytest.fixture(name="build_model")
+def build_model_fixture() -> Callable[..., bytes]:
+    """`build_model` itself, for tests that need the bytes (test modules import nothing)."""
+    return build_model
+
+
+@pytest.fixture
+def contract_meta() -> dict[str, str]:
+    return dict(CONTRACT_META)
 
 
 @pytest.fixture
