@@ -9,6 +9,7 @@ broken or mismatching C2PA manifest, 2 some file could not be read.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -251,12 +252,9 @@ def latent_distortion(original: Any, protected: Any) -> float | None:
         return None
     import torch
 
-    spec = importlib.util.spec_from_file_location("_fixative_taef2", scripts / "taef2.py")
-    if spec is None or spec.loader is None:
+    encoder = _taef2_encoder(str(scripts / "taef2.py"), str(weights))
+    if encoder is None:
         return None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    encoder = module.load_encoder(weights)
     h, w = original.shape[:2]
     h8, w8 = h - h % 8, w - w % 8
     if h8 < 8 or w8 < 8:
@@ -269,6 +267,19 @@ def latent_distortion(original: Any, protected: Any) -> float | None:
 
     lo, lp = enc(original), enc(protected)
     return float(torch.linalg.vector_norm(lp - lo) / torch.linalg.vector_norm(lo).clamp_min(1e-12))
+
+
+@functools.lru_cache(maxsize=1)
+def _taef2_encoder(module_path: str, weights: str) -> Any:
+    """Load the TAEF2 encoder once per process (checking several files reuses it)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_fixative_taef2", module_path)
+    if spec is None or spec.loader is None:
+        return None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.load_encoder(weights)
 
 
 # --- verdict and output ---------------------------------------------------------------------

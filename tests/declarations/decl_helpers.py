@@ -58,3 +58,11 @@ def edit_one_png_pixel(path: Path) -> None:
             d, written = new_idat, True
         out += struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
     path.write_bytes(bytes(out))
+
+
+def write_png_chunks(path: Path, chunks: list[tuple[bytes, bytes]]) -> Path:
+    out = bytearray(b"\x89PNG\r\n\x1a\n")
+    for t, d in chunks:
+        out += struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    path.write_bytes(bytes(out))
+    return path

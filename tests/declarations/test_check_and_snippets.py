@@ -1,0 +1,203 @@
+"""`fixative check` and `fixative site-snippets`, driven through their argparse entry points."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from decl_helpers import edit_one_png_pixel, save_with_xmp
+from fixative import check, snippets
+from fixative.c2pa_sign import local_identity, sign_c2pa
+from fixative.declarations import DeclarationSettings, xmp_for
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[2]
+SETTINGS = DeclarationSettings(c2pa=True, creator="Ana", other_constraints="no scraping")
+
+
+def _cli(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="fixative")
+    sub = parser.add_subparsers(dest="command", required=True)
+    check.add_parser(sub)
+    snippets.add_parser(sub)
+    return parser.parse_args(argv)
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    args = _cli(*argv)
+    code = args.func(args)
+    return code, capsys.readouterr().out
+
+
+def _json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[dict]]:
+    code, out = _run(capsys, *argv, "--json")
+    return code, json.loads(out)
+
+
+@pytest.fixture
+def signed(tmp_path: Path, image: Image.Image) -> Path:
+    path = save_with_xmp(image, tmp_path / "signed.png", "PNG", xmp_for(SETTINGS, None))
+    sign_c2pa(path, "PNG", SETTINGS)
+    return path
+
+
+def test_file_with_nothing(tmp_path: Path, image: Image.Image, capsys) -> None:
+    path = save_with_xmp(image, tmp_path / "plain.png", "PNG", None)
+    code, out = _run(capsys, "check", str(path))
+    assert code == 1
+    assert "no declarations" in out
+    assert "stripped" in out
+    code, reports = _json(capsys, "check", str(path))
+    assert reports[0]["xmp"] is None
+    assert reports[0]["c2pa"]["present"] is False
+    assert reports[0]["ok"] is False
+
+
+def test_xmp_only(tmp_path: Path, image: Image.Image, capsys) -> None:
+    path = save_with_xmp(image, tmp_path / "x.jpg", "JPEG", xmp_for(SETTINGS, None, fmt="JPEG"))
+    code, out = _run(capsys, "check", str(path))
+    assert code == 0
+    assert "IPTC Data Mining: DMI-PROHIBITED-GENAIMLTRAINING" in out
+    assert "no C2PA manifest" in out
+    assert "creator: Ana" in out
+    _, reports = _json(capsys, "check", str(path))
+    xmp = reports[0]["xmp"]
+    assert xmp["data_mining_code"] == "DMI-PROHIBITED-GENAIMLTRAINING"
+    assert xmp["other_constraints"] == "no scraping"
+    assert xmp["digital_source_type"].endswith("/digitalCreation")
+
+
+def test_signed_file_untrusted_then_trusted(signed: Path, capsys) -> None:
+    code, out = _run(capsys, "check", str(signed))
+    assert code == 0
+    assert "C2PA signature valid" in out
+    assert "hash binding matches" in out
+    assert "signer untrusted" in out
+    assert "--trust-anchor" in out
+    assert "ai_generative_training=notAllowed" in out
+
+    anchor = str(local_identity().ca_cert)
+    code, reports = _json(capsys, "check", str(signed), "--trust-anchor", anchor)
+    c2 = reports[0]["c2pa"]
+    assert code == 0
+    assert c2["trusted"] is True
+    assert c2["signature_valid"] is True
+    assert c2["hash_match"] is True
+    assert c2["training_mining"]["cawg.data_mining"] == {"use": "notAllowed"}
+    assert "c2pa.created" in c2["actions"]
+    assert c2["signer"]["common_name"] == "Ana"
+
+
+def test_one_edited_pixel_after_signing_is_detected(signed: Path, capsys) -> None:
+    before = np.asarray(Image.open(signed)).copy()
+    edit_one_png_pixel(signed)
+    after = np.asarray(Image.open(signed))
+    assert int((before != after).sum()) == 1  # exactly one sample of one pixel changed
+    code, out = _run(capsys, "check", str(signed))
+    assert code == 1
+    assert "hash binding MISMATCH" in out
+    _, reports = _json(capsys, "check", str(signed))
+    assert reports[0]["c2pa"]["hash_match"] is False
+    assert reports[0]["c2pa"]["signature_valid"] is True  # the manifest itself is intact
+    assert reports[0]["xmp"]["data_mining_code"]  # the XMP is still there
+
+
+def test_reencoded_file_lost_everything(signed: Path, tmp_path: Path, capsys) -> None:
+    # what a platform does on upload: decode and save again without metadata
+    reencoded = tmp_path / "uploaded.jpg"
+    Image.open(signed).convert("RGB").save(reencoded, quality=85)
+    code, out = _run(capsys, "check", str(reencoded))
+    assert code == 1
+    assert "no declarations" in out
+
+
+def test_stripped_xmp_but_manifest_kept(signed: Path, tmp_path: Path, capsys) -> None:
+    # drop the iTXt XMP chunk only: the C2PA hash covers it, so the binding breaks too
+    from decl_helpers import png_chunks, write_png_chunks
+
+    chunks = [(t, d) for t, d in png_chunks(signed.read_bytes()) if t != b"iTXt"]
+    stripped = write_png_chunks(tmp_path / "stripped.png", chunks)
+    code, out = _run(capsys, "check", str(stripped))
+    assert "no IPTC Data Mining value in XMP" in out
+    assert code == 1
+    assert "MISMATCH" in out
+
+
+def test_original_comparison(
+    tmp_path: Path, image: Image.Image, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FIXATIVE_TAEF2_DIR", raising=False)
+    orig = tmp_path / "orig.png"
+    image.save(orig)
+    arr = np.asarray(image).astype(np.int16)
+    delta = np.zeros_like(arr)
+    delta[::2, ::2, 0] = 4
+    prot = np.clip(arr + delta, 0, 255).astype(np.uint8)
+    out_path = save_with_xmp(
+        Image.fromarray(prot), tmp_path / "prot.png", "PNG", xmp_for(SETTINGS, None)
+    )
+    diff = (prot.astype(np.float64) - arr) / 255.0
+    expected_psnr = 10 * np.log10(1.0 / np.mean(diff**2))
+    code, reports = _json(capsys, "check", str(out_path), "--original", str(orig))
+    assert code == 0
+    prot_report = reports[0]["protection"]
+    assert prot_report["psnr_db"] == pytest.approx(expected_psnr, abs=1e-6)
+    assert prot_report["max_abs_diff_8bit"] == pytest.approx(np.abs(diff).max() * 255)
+    # the optional encoder distortion appears exactly when its requirements are met
+    taef2_ready = (
+        importlib.util.find_spec("torch") is not None
+        and (REPO / "scripts" / "taef2.py").is_file()
+        and (REPO.parent / "shared" / "models" / "taef2" / "taef2_encoder.pth").is_file()
+    )
+    assert ("taef2_latent_distortion" in prot_report) == taef2_ready
+    if taef2_ready:
+        assert prot_report["taef2_latent_distortion"] > 0
+    _, out = _run(capsys, "check", str(out_path), "--original", str(orig))
+    assert f"PSNR {expected_psnr:.2f} dB" in out
+
+
+def test_original_of_another_size_is_a_clear_error(
+    tmp_path: Path, image: Image.Image, capsys
+) -> None:
+    orig = tmp_path / "orig.png"
+    image.resize((10, 10)).save(orig)
+    path = save_with_xmp(image, tmp_path / "p.png", "PNG", None)
+    code, out = _run(capsys, "check", str(path), "--original", str(orig))
+    assert code == 2
+    assert "differs from the original" in out
+
+
+def test_unreadable_files_are_named(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "notes.png"
+    bad.write_text("not an image")
+    code, out = _run(capsys, "check", str(bad), str(tmp_path / "missing.png"))
+    assert code == 2
+    assert "notes.png" in out
+    assert "missing.png" in out
+
+
+def test_site_snippets_all_sections(capsys) -> None:
+    code, out = _run(capsys, "site-snippets", "--policy", "https://ana.example/tdm")
+    assert code == 0
+    assert "tdm-reservation: 1" in out
+    assert "tdm-policy: https://ana.example/tdm" in out
+    assert "X-Robots-Tag: noai, noimageai" in out
+    assert '<meta name="tdm-reservation" content="1">' in out
+    assert '<meta name="tdm-policy" content="https://ana.example/tdm">' in out
+    assert '<meta name="robots" content="noai, noimageai">' in out
+
+
+def test_site_snippets_tdmrep_json_is_valid(capsys) -> None:
+    code, out = _run(capsys, "site-snippets", "--only", "tdmrep", "--location", "/art/*")
+    assert code == 0
+    assert json.loads(out) == [{"location": "/art/*", "tdm-reservation": 1}]
+
+
+def test_site_snippets_refuse_a_bad_policy_url(capsys) -> None:
+    args = _cli("site-snippets", "--policy", 'javascript:"x"')
+    assert args.func(args) == 2
+    assert "must be an http(s) URL" in capsys.readouterr().err
