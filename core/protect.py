@@ -175,19 +175,26 @@ def protect_with(
     bands = compute_delta_rows(pixels, model, tile=tile, progress=progress, cancel=cancel)
     for y0, y1, delta in bands:
         orig = pixels[y0:y1]
-        rgb = px.to_unit(orig)
-        rgb += eps * delta
-        new = px.from_unit(rgb, pixels.dtype)
+        work = px.to_unit(orig)  # the one float buffer per band, reused below
+        delta *= eps  # in place: this part of the band is final and not read again
+        work += delta
+        np.clip(work, 0.0, 1.0, out=work)
+        if s == 1.0:
+            new = work.copy()
+        else:
+            work *= np.float32(s)
+            np.rint(work, out=work)
+            new = work.astype(pixels.dtype)
         if c == 4:
             # Fully transparent pixels keep their exact colour: nothing shows, nothing changes.
             clear = orig[..., 3] == 0
             new[clear] = orig[clear, :3]
             out[y0:y1, :, 3] = orig[..., 3]
         out[y0:y1, :, :3] = new
-        diff = new.astype(np.float32) - orig[..., :3].astype(np.float32)
-        diff *= np.float32(1.0 / s)
-        sq_err += float(np.einsum("ijk,ijk->", diff, diff, dtype=np.float64))
-        max_diff = max(max_diff, float(np.max(np.abs(diff))))
+        np.subtract(new, orig[..., :3], out=work, dtype=np.float32)
+        work *= np.float32(1.0 / s)
+        sq_err += float(np.einsum("ijk,ijk->", work, work, dtype=np.float64))
+        max_diff = max(max_diff, float(work.max()), -float(work.min()))
     mse = sq_err / (h * w * 3)
     psnr = math.inf if mse == 0 else 10.0 * math.log10(1.0 / mse)
     report = ProtectReport(
