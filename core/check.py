@@ -179,20 +179,22 @@ def inspect_c2pa(path: str | os.PathLike[str], trust_anchors: list[bytes]) -> di
 
 
 def _load_unit(path: str | os.PathLike[str]) -> tuple[Any, int]:
-    """RGB(A) float64 array in [0,1] and the bit depth, via Pillow."""
+    """RGB(A) float64 array in [0,1] and the bit depth, decoded by the core's reader (the same
+    orientation, 16-bit and greyscale handling as protection itself)."""
     import numpy as np
-    from PIL import Image
 
-    with Image.open(path) as im:
-        im.load()
-        if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-            arr = np.asarray(im.convert("I"), dtype=np.float64) / 65535.0
-            return np.repeat(arr[..., None], 3, axis=2), 16
-        if im.mode == "F":
-            arr = np.asarray(im, dtype=np.float64)
-            return np.repeat(arr[..., None], 3, axis=2), 32
-        target = "RGBA" if ("A" in im.mode or "transparency" in im.info) else "RGB"
-        return np.asarray(im.convert(target), dtype=np.float64) / 255.0, 8
+    from .errors import FixativeError
+    from .files import read_image
+
+    try:
+        pixels = read_image(path).pixels
+    except FixativeError as exc:
+        raise CheckError(str(exc)) from exc
+    if pixels.dtype == np.uint8:
+        return pixels.astype(np.float64) / 255.0, 8
+    if pixels.dtype == np.uint16:
+        return pixels.astype(np.float64) / 65535.0, 16
+    return pixels.astype(np.float64), 32
 
 
 def compare(original: str | os.PathLike[str], protected: str | os.PathLike[str]) -> dict[str, Any]:

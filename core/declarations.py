@@ -152,7 +152,7 @@ _OWNED_ALWAYS = (_q("plus", "DataMining"), _q("Iptc4xmpExt", "DigitalSourceType"
 
 
 def _parse_existing(existing: bytes, source: str | None) -> ET.Element:
-    where = f" in {source}" if source else ""
+    where = f" for {source}" if source else ""
     # Untrusted input: refuse DTDs/entities (billion laughs, external entities). defusedxml
     # does this properly; the fallback refuses any DOCTYPE before ElementTree sees it.
     try:
@@ -188,7 +188,7 @@ def _find_rdf(root: ET.Element, source: str | None) -> ET.Element:
         return root
     rdf = root.find(".//" + _q("rdf", "RDF"))
     if rdf is None:
-        where = f" in {source}" if source else ""
+        where = f" for {source}" if source else ""
         raise CorruptXmpError(f"existing XMP packet{where} has no rdf:RDF element")
     return rdf
 

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from decl_helpers import FORMATS, save_with_xmp
+from decl_helpers import ARTIST_PACKET, FORMATS, FULL, save_with_xmp
 from fixative import FixativeError
 from fixative.declarations import (
     DATA_MINING_VALUES,
@@ -26,34 +26,6 @@ RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 DC = "http://purl.org/dc/elements/1.1/"
 XMP_RIGHTS = "http://ns.adobe.com/xap/1.0/rights/"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
-
-FULL = DeclarationSettings(
-    data_mining="DMI-PROHIBITED-SEECONSTRAINT",
-    other_constraints="No AI training of any kind. Ask: ana@example.org",
-    creator="Ana Ártist",
-    copyright="© 2026 Ana Ártist, all rights reserved",
-    web_statement="https://ana.example/rights",
-)
-
-# What an artist's tool (exiv2-based: Krita, GIMP) writes: attribute-form properties, a title,
-# a creator, and an old permissive DataMining value that Fixative must replace, not duplicate.
-ARTIST_PACKET = (
-    b'<?xpacket begin="\xef\xbb\xbf" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
-    b'<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="XMP Core 4.4.0-Exiv2">'
-    b' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-    b'  <rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/"'
-    b' xmlns:dc="http://purl.org/dc/elements/1.1/"'
-    b' xmlns:myplus="http://ns.useplus.org/ldf/xmp/1.0/"'
-    b' xmp:CreatorTool="Krita 5.2"'
-    b' myplus:DataMining="http://ns.useplus.org/ldf/vocab/DMI-ALLOWED">'
-    b'   <dc:title><rdf:Alt><rdf:li xml:lang="x-default">Sunset over the bay</rdf:li>'
-    b"</rdf:Alt></dc:title>"
-    b"   <dc:creator><rdf:Seq><rdf:li>Bob Painter</rdf:li></rdf:Seq></dc:creator>"
-    b"  </rdf:Description>"
-    b" </rdf:RDF>"
-    b"</x:xmpmeta>\n"
-    b'<?xpacket end="w"?>'
-)
 
 
 def _description(packet: bytes) -> ET.Element:
@@ -219,7 +191,7 @@ def test_merging_twice_is_stable() -> None:
     ],
 )
 def test_corrupt_existing_packet_is_a_clear_error(bad: bytes) -> None:
-    with pytest.raises(CorruptXmpError, match=r"in art\.png") as info:
+    with pytest.raises(CorruptXmpError, match=r"for art\.png") as info:
         xmp_for(DeclarationSettings(), bad, source="art.png")
     assert isinstance(info.value, FixativeError)
 
