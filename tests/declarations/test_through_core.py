@@ -177,3 +177,19 @@ def test_cli_protect_then_check_reports_declarations(
     assert "IPTC Data Mining: DMI-PROHIBITED-GENAIMLTRAINING" in out
     assert main(["site-snippets", "--only", "headers"]) == 0
     assert capsys.readouterr().out == "tdm-reservation: 1\nX-Robots-Tag: noai, noimageai\n"
+
+
+def test_16bit_png_is_declared_signed_and_compared(tmp_path: Path, capsys, exiftool) -> None:
+    rng = np.random.default_rng(5)
+    rgb16 = rng.integers(0, 65536, (40, 48, 3), dtype=np.uint16)
+    src = tmp_path / "deep.png"
+    fixative.write_image(src, rgb16, fmt="PNG", settings=_settings(enabled=False))
+    dst = tmp_path / "deep-protected.png"
+    fixative.protect_file(src, dst, _settings(c2pa=True))
+    assert fixative.read_image(dst).pixels.dtype == np.uint16
+    assert exiftool(dst)["XMP-plus:DataMining"].endswith("/DMI-PROHIBITED-GENAIMLTRAINING")
+    assert main(["check", str(dst), "--json", "--original", str(src)]) == 0
+    result = json.loads(capsys.readouterr().out)[0]
+    assert result["c2pa"]["hash_match"] is True
+    assert result["protection"]["bit_depth"] == [16, 16]
+    assert 0 < result["protection"]["max_abs_diff"] <= 4 / 255 + 1e-6
