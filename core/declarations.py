@@ -148,7 +148,32 @@ def _q(prefix: str, local: str) -> str:
 
 # The properties Fixative owns: removed from the existing packet before ours are added, so a
 # re-export does not leave two conflicting values.
-_OWNED_ALWAYS = (_q("plus", "DataMining"), _q("Iptc4xmpExt", "DigitalSourceType"))
+# Namespaces wrongly used for PLUS in public snippets: readers ignore them, so a DataMining
+# written there is replaced by the correct one rather than left to contradict it.
+_WRONG_PLUS_NAMESPACES = ("http://ns.useplus.org/LDF/1.0/", "http://ns.useplus.org/ldf/1.0/")
+_OWNED_ALWAYS = (
+    _q("plus", "DataMining"),
+    _q("Iptc4xmpExt", "DigitalSourceType"),
+    *(f"{{{ns}}}DataMining" for ns in _WRONG_PLUS_NAMESPACES),
+)
+
+
+def _utf8(packet: bytes) -> bytes:
+    """XMP may be UTF-16/32 (rare); re-encode to UTF-8 so NUL handling and parsing work."""
+    for bom, codec in (
+        (b"\xff\xfe\x00\x00", "utf-32-le"),
+        (b"\x00\x00\xfe\xff", "utf-32-be"),
+        (b"\xff\xfe", "utf-16-le"),
+        (b"\xfe\xff", "utf-16-be"),
+    ):
+        if packet.startswith(bom):
+            try:
+                text = packet[len(bom) :].decode(codec)
+            except UnicodeDecodeError:
+                return packet
+            # the XML declaration, if any, would now lie about the encoding
+            return re.sub(r"^<\?xml[^>]*\?>", "", text.lstrip("\ufeff")).encode("utf-8")
+    return packet
 
 
 def _parse_existing(existing: bytes, source: str | None) -> ET.Element:
@@ -159,7 +184,7 @@ def _parse_existing(existing: bytes, source: str | None) -> ET.Element:
         from defusedxml.ElementTree import fromstring as safe_fromstring
     except ImportError:  # pragma: no cover - defusedxml is normally installed with Pillow use
         safe_fromstring = None
-    text = existing
+    text = _utf8(existing)
     # Drop a NUL-terminated tail some writers leave, and leading junk before the packet.
     text = text.split(b"\x00", 1)[0] if b"\x00" in text else text
     start = text.find(b"<")
@@ -221,11 +246,12 @@ def _add(desc: ET.Element, prefix: str, local: str, text: str | None = None) -> 
 
 
 def _our_description(rdf: ET.Element) -> ET.Element:
-    for desc in rdf.findall(_q("rdf", "Description")):
-        if desc.get(_q("rdf", "about"), "") == "":
-            return desc
-    desc = ET.SubElement(rdf, _q("rdf", "Description"))
-    desc.set(_q("rdf", "about"), "")
+    # All top-level descriptions of one packet must share the same rdf:about (often "", some
+    # tools use "uuid:..."), so ours joins the first existing one.
+    desc = rdf.find(_q("rdf", "Description"))
+    if desc is None:
+        desc = ET.SubElement(rdf, _q("rdf", "Description"))
+        desc.set(_q("rdf", "about"), "")
     return desc
 
 
@@ -332,7 +358,7 @@ def _prefixes_of(existing: bytes) -> dict[str, str]:
 
 
 def _strip_to_xml(data: bytes) -> bytes:
-    data = data.split(b"\x00", 1)[0]
+    data = _utf8(data).split(b"\x00", 1)[0]
     start = data.find(b"<")
     return data[start:] if start >= 0 else b""
 
@@ -414,8 +440,6 @@ def _serialize(root: ET.Element, prefixes: dict[str, str]) -> str:
 
 
 # --- reading declarations back ---------------------------------------------------------------
-
-_WRONG_PLUS_NAMESPACES = ("http://ns.useplus.org/LDF/1.0/", "http://ns.useplus.org/ldf/1.0/")
 
 
 def _values(rdf: ET.Element, tag: str) -> list[str]:

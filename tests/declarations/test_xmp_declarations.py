@@ -181,6 +181,37 @@ def test_merging_twice_is_stable() -> None:
     assert twice.count(b"<dc:creator>") == 1
 
 
+def test_merge_joins_a_description_with_a_uuid_about() -> None:
+    # all top-level descriptions must share one rdf:about; ours must not add about=""
+    packet = ARTIST_PACKET.replace(b'rdf:about=""', b'rdf:about="uuid:1234-abcd"')
+    merged = xmp_for(FULL, packet)
+    abouts = [d.get(f"{{{RDF}}}about") for d in _all(merged, f"{{{RDF}}}Description")]
+    assert abouts == ["uuid:1234-abcd"]
+    assert read_declarations(merged)["title"] == "Sunset over the bay"
+
+
+def test_wrong_namespace_data_mining_is_replaced() -> None:
+    wrong = ARTIST_PACKET.replace(
+        b"http://ns.useplus.org/ldf/xmp/1.0/", b"http://ns.useplus.org/LDF/1.0/"
+    )
+    before = read_declarations(wrong)
+    assert before["wrong_namespace"] is True
+    assert before["data_mining_code"] == "DMI-ALLOWED"
+    merged = xmp_for(DeclarationSettings(), wrong)
+    assert b"DMI-ALLOWED" not in merged
+    after = read_declarations(merged)
+    assert after["wrong_namespace"] is False
+    assert after["data_mining_code"] == "DMI-PROHIBITED-GENAIMLTRAINING"
+
+
+def test_utf16_existing_packet_is_merged() -> None:
+    body = ARTIST_PACKET.decode("utf-8").replace("\ufeff", "")
+    utf16 = b"\xff\xfe" + body.encode("utf-16-le")
+    found = read_declarations(xmp_for(DeclarationSettings(), utf16))
+    assert found["title"] == "Sunset over the bay"
+    assert found["data_mining_code"] == "DMI-PROHIBITED-GENAIMLTRAINING"
+
+
 @pytest.mark.parametrize(
     "bad",
     [
