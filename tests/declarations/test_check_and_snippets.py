@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -201,3 +202,27 @@ def test_site_snippets_refuse_a_bad_policy_url(capsys) -> None:
     args = _cli("site-snippets", "--policy", 'javascript:"x"')
     assert args.func(args) == 2
     assert "must be an http(s) URL" in capsys.readouterr().err
+
+
+def test_without_c2pa_python_check_still_reports(
+    signed: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "c2pa", None)  # import c2pa now raises ImportError
+    code, reports = _json(capsys, "check", str(signed))
+    c2 = reports[0]["c2pa"]
+    assert c2["checked"] is False
+    assert "fixative[c2pa]" in c2["note"]
+    assert "seems to contain a C2PA manifest" in c2["note"]
+    assert code == 0  # the XMP declaration is there
+    assert reports[0]["xmp"]["data_mining_code"] == "DMI-PROHIBITED-GENAIMLTRAINING"
+
+
+def test_without_c2pa_python_signing_names_the_extra(
+    tmp_path: Path, image: Image.Image, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fixative import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "c2pa", None)
+    path = save_with_xmp(image, tmp_path / "a.png", "PNG", None)
+    with pytest.raises(MissingDependencyError, match=r"c2pa-python.*fixative\[c2pa\]"):
+        sign_c2pa(path, "PNG", SETTINGS)
