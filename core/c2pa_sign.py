@@ -36,9 +36,7 @@ TRAINING_MINING = "cawg.training-mining"
 DIGITAL_CREATION = "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCreation"
 _CA_VALID_DAYS = 3650
 _LEAF_VALID_DAYS = 730
-_LEAF_RENEW_DAYS = (
-    30  # renew a leaf this close to expiry so signatures stay inside validity
-)
+_LEAF_RENEW_DAYS = 30  # renew a leaf this close to expiry so signatures stay inside validity
 # OIDs spelled out: the documentSigning constant is missing from older `cryptography` releases.
 _EKU_DOCUMENT_SIGNING = "1.3.6.1.5.5.7.3.36"
 _EKU_EMAIL_PROTECTION = "1.3.6.1.5.5.7.3.4"
@@ -90,9 +88,7 @@ def _import_c2pa() -> Any:
     try:
         import c2pa
     except ImportError as exc:
-        raise missing(
-            "c2pa-python", "sign C2PA manifests (the fixative[c2pa] extra)"
-        ) from exc
+        raise missing("c2pa-python", "sign C2PA manifests (the fixative[c2pa] extra)") from exc
     return c2pa
 
 
@@ -100,9 +96,7 @@ def _crypto() -> Any:
     try:
         from cryptography import x509
     except ImportError as exc:
-        raise missing(
-            "cryptography", "create the local C2PA signing certificate"
-        ) from exc
+        raise missing("cryptography", "create the local C2PA signing certificate") from exc
     return x509
 
 
@@ -133,9 +127,7 @@ def training_mining_entries(
     elif dm == "DMI-PROHIBITED-SEECONSTRAINT":
         training = mining = _entry("constrained", settings.other_constraints)
     elif dm == "DMI-PROHIBITED-SEEEMBEDDEDRIGHTSEXPR":
-        training = mining = _entry(
-            "constrained", "see the rights expression embedded in the file"
-        )
+        training = mining = _entry("constrained", "see the rights expression embedded in the file")
     elif dm == "DMI-PROHIBITED-SEELINKEDRIGHTSEXPR":
         text = "see the linked rights expression"
         if settings.web_statement:
@@ -154,9 +146,7 @@ def training_mining_entries(
     }
 
 
-def manifest_for(
-    settings: DeclarationSettings, title: str | None = None
-) -> dict[str, Any]:
+def manifest_for(settings: DeclarationSettings, title: str | None = None) -> dict[str, Any]:
     """The manifest definition handed to `c2pa.Builder`."""
     try:
         from . import __version__ as version
@@ -202,9 +192,7 @@ def _write_private(path: Path, data: bytes) -> None:
     """Write a file readable only by the user, atomically (temp + rename in the same folder)."""
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
     try:
-        os.chmod(
-            tmp, 0o600
-        )  # mkstemp already uses 0600; explicit for clarity on all systems
+        os.chmod(tmp, 0o600)  # mkstemp already uses 0600; explicit for clarity on all systems
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -217,7 +205,7 @@ def _write_private(path: Path, data: bytes) -> None:
 
 def _now() -> _dt.datetime:
     # timezone.utc, not datetime.UTC: Krita bundles Python 3.10.
-    return _dt.datetime.now(_dt.timezone.utc)  # noqa: UP017
+    return _dt.datetime.now(_dt.timezone.utc)
 
 
 def _key_usage(x509: Any, *, signer: bool) -> Any:
@@ -257,9 +245,7 @@ def _new_ca(x509: Any, owner: str) -> tuple[Any, Any]:
         .not_valid_after(now + _dt.timedelta(days=_CA_VALID_DAYS))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(_key_usage(x509, signer=False), critical=True)
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
-        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
     return cert, key
@@ -272,18 +258,14 @@ def _new_leaf(x509: Any, ca_cert: Any, ca_key: Any, owner: str) -> tuple[Any, An
 
     key = ec.generate_private_key(ec.SECP256R1())
     now = _now()
-    not_after = min(
-        now + _dt.timedelta(days=_LEAF_VALID_DAYS), ca_cert.not_valid_after_utc
-    )
+    not_after = min(now + _dt.timedelta(days=_LEAF_VALID_DAYS), ca_cert.not_valid_after_utc)
     cert = (
         x509.CertificateBuilder()
         .subject_name(
             x509.Name(
                 [
                     x509.NameAttribute(NameOID.COMMON_NAME, owner),
-                    x509.NameAttribute(
-                        NameOID.ORGANIZATION_NAME, "Fixative local identity"
-                    ),
+                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Fixative local identity"),
                 ]
             )
         )
@@ -303,9 +285,7 @@ def _new_leaf(x509: Any, ca_cert: Any, ca_key: Any, owner: str) -> tuple[Any, An
             ),
             critical=False,
         )
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
-        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
             critical=False,
@@ -384,15 +364,11 @@ def ensure_local_identity(
             certs = x509.load_pem_x509_certificates(blob)
             leaf = certs[0]
             cn = leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-            fresh = leaf.not_valid_after_utc - _now() > _dt.timedelta(
-                days=_LEAF_RENEW_DAYS
-            )
+            fresh = leaf.not_valid_after_utc - _now() > _dt.timedelta(days=_LEAF_RENEW_DAYS)
             if fresh and cn and cn[0].value == owner and leaf.issuer == ca_cert.subject:
                 key = serialization.load_pem_private_key(blob, password=None)
                 return _pem_cert(leaf) + _pem_cert(ca_cert), _pem_key(key)
-        ca_key = serialization.load_pem_private_key(
-            ident.ca_key.read_bytes(), password=None
-        )
+        ca_key = serialization.load_pem_private_key(ident.ca_key.read_bytes(), password=None)
         leaf, key = _new_leaf(x509, ca_cert, ca_key, owner)
         chain = _pem_cert(leaf) + _pem_cert(ca_cert)
         _write_private(ident.signer, _pem_key(key) + chain)
@@ -445,9 +421,7 @@ def _alg_for(key_pem: bytes, where: str) -> bytes:
         return b"ed25519"
     elif isinstance(key, rsa.RSAPrivateKey):
         return b"ps256"
-    raise C2paSigningError(
-        f"the C2PA private key {where} has a key type C2PA cannot sign with"
-    )
+    raise C2paSigningError(f"the C2PA private key {where} has a key type C2PA cannot sign with")
 
 
 def signing_material(settings: DeclarationSettings) -> tuple[bytes, bytes, bytes]:
@@ -491,9 +465,7 @@ def sign_c2pa(
     tmp: Path | None = None
     try:
         source = path.read_bytes()
-        info = c2pa.C2paSignerInfo(
-            alg=alg, sign_cert=chain, private_key=key, ta_url=None
-        )
+        info = c2pa.C2paSignerInfo(alg=alg, sign_cert=chain, private_key=key, ta_url=None)
         # No thumbnail: it would embed a second (JPEG) copy of the image in the file.
         context = c2pa.Context.from_dict({"builder": {"thumbnail": {"enabled": False}}})
         out = io.BytesIO()
@@ -514,9 +486,7 @@ def sign_c2pa(
     except c2pa.C2paError as exc:
         raise C2paSigningError(f"C2PA signing of {path} failed: {exc}") from exc
     except OSError as exc:
-        raise C2paSigningError(
-            f"C2PA signing of {path} failed: {exc.strerror or exc}"
-        ) from exc
+        raise C2paSigningError(f"C2PA signing of {path} failed: {exc.strerror or exc}") from exc
     finally:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
