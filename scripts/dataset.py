@@ -1,4 +1,4 @@
-"""The fixed train/evaluation split of the development images, and the data digest recorded in the model.
+"""The fixed train/evaluation split of the development images, and the training-data digest.
 
 Evaluation images are never trained on. The split is by file name, fixed here, so every script and
 every run agrees on it.
@@ -15,7 +15,7 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 DEV_DIR = REPO.parent / "shared" / "data" / "dev"
 
-# Five clip-art images (flat colour and line art, where visibility matters most) and three wallpapers.
+# Five clip-art images (flat colour and line art: where visibility matters most), three wallpapers.
 EVAL_IMAGES = (
     "clip_tiger.png",
     "clip_sunflower.png",

@@ -51,7 +51,9 @@ def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv2d(F.pad(x, (r, r, r, r), mode="replicate"), k2, groups=x.shape[1])
 
 
-def random_transform(rng: random.Random, p_resize=0.4, p_blur=0.3, p_jpeg=0.5) -> tuple[Transform, str]:
+def random_transform(
+    rng: random.Random, p_resize=0.4, p_blur=0.3, p_jpeg=0.5
+) -> tuple[Transform, str]:
     """A random composition resize -> blur -> JPEG, and a short description for the log."""
     steps: list[Transform] = []
     names = []

@@ -3,7 +3,8 @@
     python scripts/fetch_models.py                      # download from the upstream repository
     python scripts/fetch_models.py --from ../shared/models/taef2   # copy from a local folder
 
-Files land in the cache (`$XDG_CACHE_HOME/fixative/taef2`, default `~/.cache/fixative/taef2`) or `--dest`.
+Files land in `--dest`, by default the cache `$XDG_CACHE_HOME/fixative/taef2`
+(`~/.cache/fixative/taef2`).
 """
 
 from __future__ import annotations
@@ -66,8 +67,12 @@ def fetch(dest: Path = CACHE_DIR, source: Path | None = None) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--from", dest="source", type=Path, help="copy from this folder instead of downloading")
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--from", dest="source", type=Path, help="copy from this folder instead of downloading"
+    )
     p.add_argument("--dest", type=Path, default=CACHE_DIR)
     args = p.parse_args(argv)
     dest = fetch(args.dest, args.source)

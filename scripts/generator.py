@@ -1,8 +1,8 @@
 """The Fixative perturbation generator (training side; the core only ever sees its ONNX export).
 
-A small fully-convolutional network: a 4x4 patch embedding, a trunk at 1/4 resolution with a branch at
-1/8 (the latent grid of the target encoder), and a 4x4 transposed-conv head. Its output is a unit
-perturbation (tanh, in [-1, 1]) multiplied by a fixed, content-adaptive **texture mask**: texture
+A small fully-convolutional network: a 4x4 patch embedding, a trunk at 1/4 resolution with a
+branch at 1/8 (the latent grid of the target encoder), and a 4x4 transposed-conv head. Its output
+is a unit perturbation (tanh, in [-1, 1]) multiplied by a fixed, content-adaptive **texture mask**: texture
 hides noise, flat colour and line art do not, so flat areas only get `mask_floor` of the budget.
 The mask uses min-pooled local contrast, so an isolated edge (line art) does not count as texture.
 """
@@ -22,7 +22,9 @@ class GeneratorConfig:
     width_low: int = 80  # channels at 1/8 resolution
     blocks_low: int = 3
     mask_floor: float = 0.2  # share of the budget left on perfectly flat areas
-    mask_texture: float = 0.04  # local contrast (std of luma, [0,1] units) that earns the full budget
+    mask_texture: float = (
+        0.04  # local contrast (std of luma, [0,1] units) that earns the full budget
+    )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -55,7 +57,7 @@ def texture_mask(x: torch.Tensor, floor: float, texture: float) -> torch.Tensor:
 
 
 class Generator(nn.Module):
-    # Receptive field radius in pixels (see `receptive_field()`); the core's tile overlap must exceed it.
+    # Receptive field: see `receptive_field()`; the core's tile overlap must reach it.
     def __init__(self, cfg: GeneratorConfig = GeneratorConfig()) -> None:
         super().__init__()
         self.cfg = cfg

@@ -113,12 +113,12 @@ def load_decoder(path: str | Path) -> nn.Module:
 
 
 def default_weights_dir() -> Path:
-    """Where `scripts/fetch_models.py` puts the weights (the cache), else the shared copy beside the repo."""
+    """The fetcher's cache, else the shared copy beside the repository."""
     from fetch_models import CACHE_DIR  # local import: scripts/ is on sys.path when run as a script
 
     repo = Path(__file__).resolve().parent.parent
     for candidate in (CACHE_DIR, repo.parent / "shared" / "models" / "taef2"):
         if (candidate / "taef2_encoder.pth").is_file():
             return candidate
-    msg = "TAEF2 weights not found: run `python scripts/fetch_models.py --from ../shared/models/taef2`"
+    msg = "TAEF2 weights not found: run `python scripts/fetch_models.py` (see its --from)"
     raise FileNotFoundError(msg)

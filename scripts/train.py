@@ -4,12 +4,13 @@
     python scripts/train.py --run runs/g1 --preset gpu    # larger config for a GPU
     python scripts/train.py --run runs/g1 --max-minutes 60   # stop (checkpointed) after an hour
 
-Resumes from `<run>/ckpt.pt` when it exists. Writes `<run>/config.json`, `<run>/data.txt` (the training
-files with their sha256), `<run>/log.csv` (the curves) and checkpoints every `ckpt_every` steps.
+Resumes from `<run>/ckpt.pt` when it exists. Writes `<run>/config.json`, `<run>/data.txt` (the
+training files with their sha256), `<run>/log.csv` (the curves) and checkpoints every
+`ckpt_every` steps.
 
-Objective (see the model card for the measurements behind it): maximise the relative latent distortion
-||E(T(x+d)) - E(T(x))|| / ||E(T(x))|| under random publishing transforms T, plus a penalty on the
-batch-mean perturbation, which is what a universal (image-independent) pattern maximises.
+Objective (the model card gives the measurements behind it): maximise the relative latent
+distortion ||E(T(x+d)) - E(T(x))|| / ||E(T(x))|| under random publishing transforms T, plus a
+penalty on the batch-mean perturbation, which is what a universal (image-independent) pattern maximises.
 """
 
 from __future__ import annotations
@@ -30,16 +31,17 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dataset import data_digest, load_rgb, split  # noqa: E402
-from eot import random_transform  # noqa: E402
-from fetch_models import fetch  # noqa: E402
-from generator import Generator, GeneratorConfig  # noqa: E402
-from taef2 import load_encoder  # noqa: E402
+from dataset import data_digest, load_rgb, split
+from eot import random_transform
+from fetch_models import fetch
+from generator import Generator, GeneratorConfig
+from metrics import relative_distortion
+from taef2 import load_encoder
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    steps: int = 2000
+    steps: int = 1200
     batch: int = 8
     crop: int = 128
     lr: float = 2e-3
@@ -83,21 +85,18 @@ class Crops:
             patch = img[top : top + side, left : left + side]
             if side != self.crop:
                 pil = Image.fromarray((patch * 255 + 0.5).astype(np.uint8))
-                patch = np.asarray(pil.resize((self.crop, self.crop), Image.LANCZOS), dtype=np.float32) / 255
+                patch = (
+                    np.asarray(pil.resize((self.crop, self.crop), Image.LANCZOS), dtype=np.float32)
+                    / 255
+                )
             if self.rng.random() < 0.5:
                 patch = patch[:, ::-1]
             out.append(torch.from_numpy(np.ascontiguousarray(patch)).permute(2, 0, 1))
         return torch.stack(out)
 
 
-def relative_distortion(z_adv: torch.Tensor, z_ref: torch.Tensor) -> torch.Tensor:
-    """Per-image ||z_adv - z_ref|| / ||z_ref||."""
-    num = (z_adv - z_ref).flatten(1).norm(dim=1)
-    return num / z_ref.flatten(1).norm(dim=1).clamp_min(1e-6)
-
-
 def universality(unit: torch.Tensor) -> torch.Tensor:
-    """Energy of the batch-mean perturbation relative to the mean energy: ~1/B for independent, 1 for universal."""
+    """Batch-mean perturbation energy over mean energy: ~1/B if independent, 1 if universal."""
     return unit.mean(0).pow(2).mean() / unit.pow(2).mean().clamp_min(1e-8)
 
 
@@ -125,7 +124,10 @@ def train(run: Path, cfg: TrainConfig, max_minutes: float | None) -> Path:
     opt = torch.optim.Adam(gen.parameters(), lr=cfg.lr)
     warmup = max(1, min(100, cfg.steps // 20))
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + np.cos(np.pi * min(s, cfg.steps) / cfg.steps))
+        opt,
+        lambda s: (
+            min(1.0, (s + 1) / warmup) * 0.5 * (1 + np.cos(np.pi * min(s, cfg.steps) / cfg.steps))
+        ),
     )
     encoder = load_encoder(fetch() / "taef2_encoder.pth").to(device)
     crops = Crops(train_files, cfg.crop, cfg.seed)
@@ -166,16 +168,37 @@ def train(run: Path, cfg: TrainConfig, max_minutes: float | None) -> Path:
         opt.step()
         sched.step()
         step += 1
-        writer.writerow([step, f"{loss.item():.5f}", f"{dist.mean().item():.5f}", f"{univ.item():.5f}", name,
-                         f"{time.time() - t0:.2f}"])
+        writer.writerow(
+            [
+                step,
+                f"{loss.item():.5f}",
+                f"{dist.mean().item():.5f}",
+                f"{univ.item():.5f}",
+                name,
+                f"{time.time() - t0:.2f}",
+            ]
+        )
         if step % 10 == 0:
             log.flush()
-            print(f"step {step} dist {dist.mean().item():.3f} univ {univ.item():.3f} {name}", flush=True)
+            print(
+                f"step {step} dist {dist.mean().item():.3f} univ {univ.item():.3f} {name}",
+                flush=True,
+            )
         out_of_time = max_minutes is not None and time.time() - start > max_minutes * 60
         if step % cfg.ckpt_every == 0 or step == cfg.steps or out_of_time:
-            save_atomic({"model": gen.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                         "step": step, "np_rng": crops.rng, "py_rng": rng.getstate(),
-                         "torch_rng": torch.get_rng_state(), "config": cfg.to_dict()}, ckpt)
+            save_atomic(
+                {
+                    "model": gen.state_dict(),
+                    "opt": opt.state_dict(),
+                    "sched": sched.state_dict(),
+                    "step": step,
+                    "np_rng": crops.rng,
+                    "py_rng": rng.getstate(),
+                    "torch_rng": torch.get_rng_state(),
+                    "config": cfg.to_dict(),
+                },
+                ckpt,
+            )
         if out_of_time:
             print(f"stopping at step {step}: --max-minutes reached (resume later)", flush=True)
             break
@@ -184,7 +207,9 @@ def train(run: Path, cfg: TrainConfig, max_minutes: float | None) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--run", type=Path, required=True, help="run folder (checkpoints, logs)")
     p.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
     p.add_argument("--steps", type=int, help="override the preset's step count")

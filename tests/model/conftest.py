@@ -1,0 +1,39 @@
+"""Fixtures for the shipped-model tests: the training scripts on sys.path, TAEF2, unseen crops."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch  # the train extra: scripts/run-tests.sh installs it; these tests never skip without it
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "scripts"))
+
+
+@pytest.fixture(scope="session")
+def taef2_dir() -> Path:
+    from fetch_models import fetch
+
+    shared = REPO.parent / "shared" / "models" / "taef2"
+    return fetch(source=shared if shared.is_dir() else None)
+
+
+@pytest.fixture(scope="session")
+def encoder(taef2_dir: Path):
+    from taef2 import load_encoder
+
+    torch.set_num_threads(2)
+    return load_encoder(taef2_dir / "taef2_encoder.pth")
+
+
+@pytest.fixture(scope="session")
+def unseen_crops() -> dict[str, np.ndarray]:
+    """256x256 uint8 RGB centre crops of evaluation images (never trained on)."""
+    from dataset import center_crop, load_rgb, split
+
+    _, evals = split()
+    picks = [f for f in evals if f.name in ("clip_tiger.png", "gnome_wood-d.png", "clip_park.png")]
+    return {f.name: (center_crop(load_rgb(f), 256) * 255 + 0.5).astype(np.uint8) for f in picks}
