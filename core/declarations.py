@@ -182,7 +182,7 @@ def _parse_existing(existing: bytes, source: str | None) -> ET.Element:
     # does this properly; the fallback refuses any DOCTYPE before ElementTree sees it.
     try:
         from defusedxml.ElementTree import fromstring as safe_fromstring
-    except ImportError:  # pragma: no cover - defusedxml is normally installed with Pillow use
+    except ImportError:  # defusedxml is optional at run time (it is a test dependency)
         safe_fromstring = None
     text = _utf8(existing)
     # Drop a NUL-terminated tail some writers leave, and leading junk before the packet.

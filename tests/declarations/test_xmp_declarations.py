@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -331,3 +332,15 @@ def test_existing_creator_and_title_survive_in_every_format(
     assert tags["XMP-dc:Creator"] == "Bob Painter"
     assert tags["XMP-dc:Title"] == "Sunset over the bay"
     assert tags["XMP-plus:DataMining"].endswith("/DMI-PROHIBITED-GENAIMLTRAINING")
+
+
+def test_without_defusedxml_merging_works_and_dtds_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "defusedxml", None)
+    monkeypatch.setitem(sys.modules, "defusedxml.ElementTree", None)
+    found = read_declarations(xmp_for(DeclarationSettings(), ARTIST_PACKET))
+    assert found["title"] == "Sunset over the bay"
+    doctype = b'<!DOCTYPE x [<!ENTITY a "b">]><x:xmpmeta xmlns:x="adobe:ns:meta/">&a;</x:xmpmeta>'
+    with pytest.raises(CorruptXmpError, match="DTD"):
+        xmp_for(DeclarationSettings(), doctype)
