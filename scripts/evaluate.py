@@ -176,7 +176,8 @@ def markdown(summary: dict) -> str:
         f" (0.5 = unrelated, 1 = one universal pattern); the mean δ applied to every image keeps"
         f" {s['universal_share']:.0%} of the image-specific distortion.",
         f"- Ratios: generator / noise latent distortion {s['ratio_noise']:.2f}×;"
-        f" generator / PGD-100 at equal PSNR {s['ratio_pgd_eqpsnr']:.2f}×; generator / PGD-100 at equal ε {s['ratio_pgd']:.2f}×.",
+        f" generator / PGD-100 at equal PSNR {s['ratio_pgd_eqpsnr']:.2f}×;"
+        f" generator / PGD-100 at equal ε {s['ratio_pgd']:.2f}×.",
     ]
     return "\n".join(lines) + "\n"
 

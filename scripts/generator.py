@@ -2,8 +2,9 @@
 
 A small fully-convolutional network: a 4x4 patch embedding, a trunk at 1/4 resolution with a
 branch at 1/8 (the latent grid of the target encoder), and a 4x4 transposed-conv head. Its output
-is a unit perturbation (tanh, in [-1, 1]) multiplied by a fixed, content-adaptive **texture mask**: texture
-hides noise, flat colour and line art do not, so flat areas only get `mask_floor` of the budget.
+is a unit perturbation (tanh, in [-1, 1]) multiplied by a fixed, content-adaptive texture mask:
+texture hides noise, flat colour and line art do not, so flat areas get `mask_floor` of the
+budget.
 The mask uses min-pooled local contrast, so an isolated edge (line art) does not count as texture.
 """
 

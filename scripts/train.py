@@ -10,7 +10,8 @@ training files with their sha256), `<run>/log.csv` (the curves) and checkpoints 
 
 Objective (the model card gives the measurements behind it): maximise the relative latent
 distortion ||E(T(x+d)) - E(T(x))|| / ||E(T(x))|| under random publishing transforms T, plus a
-penalty on the batch-mean perturbation, which is what a universal (image-independent) pattern maximises.
+penalty on the batch-mean perturbation, which a universal (image-independent) pattern
+maximises.
 """
 
 from __future__ import annotations
