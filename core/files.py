@@ -212,17 +212,31 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) ->
         if im.mode in ("RGB", "RGBA") and max(bits) > 8:
             msg = f"{path}: 16-bit colour TIFF is not supported (save it as 16-bit PNG instead)"
             raise UnsupportedImageError(msg)
+    orientation = im.tag_v2.get(274) if fmt == "TIFF" else None
     try:
         im.load()
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         msg = f"{path}: truncated or corrupt image data ({exc})"
         raise ImageReadError(msg) from None
-    return _from_pillow(im, data, path)
+    info = im.info
+    tiff_exif = _tiff_tags(im, path, orientation) if fmt == "TIFF" else None
+    if orientation in _UNDO_TRANSPOSE:
+        # Pillow rotates TIFF pixels on load and drops the tag; undo that, keep the tag.
+        im = im.transpose(_UNDO_TRANSPOSE[orientation])
+    return _from_pillow(im, fmt, info, data, path, tiff_exif)
 
 
-def _from_pillow(im: Any, data: bytes, path: Path) -> ImageFile:
+# Pillow's exif_transpose per orientation, inverted (only 6 and 8 are not self-inverse), as
+# Image.Transpose values: 0 FLIP_LEFT_RIGHT, 1 FLIP_TOP_BOTTOM, 2 ROTATE_90, 3 ROTATE_180,
+# 4 ROTATE_270, 5 TRANSPOSE, 6 TRANSVERSE.
+_UNDO_TRANSPOSE = {2: 0, 3: 3, 4: 1, 5: 5, 6: 2, 7: 6, 8: 4}
+
+
+def _from_pillow(
+    im: Any, fmt: str, info: dict[str, Any], data: bytes, path: Path, tiff_exif: bytes | None
+) -> ImageFile:
     np = _np()
-    fmt, mode = im.format, im.mode
+    mode = im.mode
     grey = False
     if mode in ("RGB", "RGBA"):
         arr = np.asarray(im)
@@ -240,16 +254,13 @@ def _from_pillow(im: Any, data: bytes, path: Path) -> ImageFile:
     else:
         msg = f"{path}: colour mode {mode} is not supported"
         raise UnsupportedImageError(msg)
-    info = im.info
     text = {}
     if fmt == "PNG":
         text = {k: v for k, v in im.text.items() if k != XMP_KEY}
     xmp = info.get("xmp")
     if isinstance(xmp, str):
         xmp = xmp.encode("utf-8")
-    exif = info.get("exif")
-    if fmt == "TIFF":
-        exif = _tiff_tags(im, path)
+    exif = tiff_exif if fmt == "TIFF" else info.get("exif")
     result = ImageFile(
         pixels=np.ascontiguousarray(arr),
         format=fmt,
@@ -275,7 +286,7 @@ def _from_pillow(im: Any, data: bytes, path: Path) -> ImageFile:
     return result
 
 
-def _tiff_tags(im: Any, path: Path) -> bytes | None:
+def _tiff_tags(im: Any, path: Path, orientation: int | None) -> bytes | None:
     """A TIFF's descriptive IFD0 tags (orientation, description, artist...) as EXIF bytes.
 
     Pillow cannot carry a TIFF's EXIF sub-IFD; layout tags are written afresh by the encoder.
@@ -284,6 +295,8 @@ def _tiff_tags(im: Any, path: Path) -> bytes | None:
     for key, value in im.getexif().items():
         if key not in _TIFF_LAYOUT_TAGS:
             exif[key] = value
+    if orientation is not None:
+        exif[274] = orientation
     if not len(exif):
         return None
     try:
