@@ -11,7 +11,6 @@ and key instead. Files signed with the local identity validate, but readers repo
 from __future__ import annotations
 
 import datetime as _dt
-import getpass
 import io
 import os
 import sys
@@ -34,6 +33,7 @@ MIME_TYPES = {
 }
 TRAINING_MINING = "cawg.training-mining"
 DIGITAL_CREATION = "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCreation"
+ANONYMOUS_SIGNER = "Fixative user"
 _CA_VALID_DAYS = 3650
 _LEAF_VALID_DAYS = 730
 _LEAF_RENEW_DAYS = 30  # renew a leaf this close to expiry so signatures stay inside validity
@@ -222,7 +222,7 @@ def _key_usage(x509: Any, *, signer: bool) -> Any:
     )
 
 
-def _new_ca(x509: Any, owner: str) -> tuple[Any, Any]:
+def _new_ca(x509: Any) -> tuple[Any, Any]:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
@@ -230,7 +230,9 @@ def _new_ca(x509: Any, owner: str) -> tuple[Any, Any]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name(
         [
-            x509.NameAttribute(NameOID.COMMON_NAME, f"Fixative local CA ({owner})"),
+            # No personal data in the CA (its certificate is embedded in every signed file);
+            # a random tag tells two users' local CAs apart.
+            x509.NameAttribute(NameOID.COMMON_NAME, f"Fixative local CA {os.urandom(4).hex()}"),
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Fixative local identity"),
         ]
     )
@@ -312,22 +314,19 @@ def _pem_key(key: Any) -> bytes:
 
 
 def _owner_name(settings: DeclarationSettings) -> str:
-    if settings.creator:
-        return settings.creator
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError, ImportError):  # no login name in some sandboxed hosts
-        return "Fixative user"
+    # The leaf's name is embedded in every signed file: only a name the user chose to publish
+    # (the creator setting), never the login name.
+    return settings.creator or ANONYMOUS_SIGNER
 
 
-def _create_ca(ident: LocalIdentity, owner: str) -> None:
+def _create_ca(ident: LocalIdentity) -> None:
     """Create folder + CA in a temp folder and rename it into place (first creator wins)."""
     x509 = _crypto()
     parent = ident.folder.parent
     parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".c2pa-new-", dir=parent))  # mode 0700
     try:
-        cert, key = _new_ca(x509, owner)
+        cert, key = _new_ca(x509)
         (tmp / "ca.pem").write_bytes(_pem_cert(cert))
         _write_private(tmp / "ca-key.pem", _pem_key(key))
         try:
@@ -357,7 +356,7 @@ def ensure_local_identity(
 
     try:
         if not ident.ca_cert.exists():
-            _create_ca(ident, owner)
+            _create_ca(ident)
         ca_cert = x509.load_pem_x509_certificate(ident.ca_cert.read_bytes())
         if ident.signer.exists():
             blob = ident.signer.read_bytes()

@@ -278,3 +278,15 @@ def test_entries_follow_the_settings(settings: DeclarationSettings, expected) ->
         assert entries[key]["use"] == use
     if settings.other_constraints:
         assert entries["cawg.ai_training"]["constraint_info"] == settings.other_constraints
+
+
+def test_no_personal_data_without_a_creator(tmp_path: Path, image: Image.Image) -> None:
+    import getpass
+
+    path = save_with_xmp(image, tmp_path / "art.png", "PNG", None)
+    sign_c2pa(path, "PNG", DeclarationSettings(c2pa=True))
+    manifest, _, _ = _read(path)
+    assert manifest["signature_info"]["common_name"] == "Fixative user"
+    chain = local_identity().signer.read_bytes()
+    assert getpass.getuser().encode() not in chain
+    assert getpass.getuser().encode() not in path.read_bytes()
