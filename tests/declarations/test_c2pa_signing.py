@@ -290,3 +290,23 @@ def test_no_personal_data_without_a_creator(tmp_path: Path, image: Image.Image) 
     chain = local_identity().signer.read_bytes()
     assert getpass.getuser().encode() not in chain
     assert getpass.getuser().encode() not in path.read_bytes()
+
+
+def test_concurrent_first_use_creates_one_ca() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: ensure_local_identity(SETTINGS), range(8)))
+    cas = {
+        x509.load_pem_x509_certificates(chain)[1].fingerprint(hashes.SHA256())
+        for chain, _ in results
+    }
+    assert len(cas) == 1
+    on_disk = x509.load_pem_x509_certificate(local_identity().ca_cert.read_bytes())
+    assert on_disk.fingerprint(hashes.SHA256()) in cas
+    # every returned key matches its own certificate
+    for chain, key in results:
+        leaf = x509.load_pem_x509_certificates(chain)[0]
+        priv = serialization.load_pem_private_key(key, password=None)
+        assert leaf.public_key() == priv.public_key()
+    assert [p.name for p in local_identity().folder.parent.iterdir()] == ["c2pa"]
