@@ -1,0 +1,213 @@
+"""The fixative command: outputs, exit codes 0/1/2, JSON, jobs, info, plugged subcommands."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fixative import cli
+from PIL import Image
+
+
+def img(path: Path, seed: int = 0, size: tuple[int, int] = (40, 30)) -> Path:
+    rng = np.random.default_rng(seed)
+    Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def run(*argv: str) -> int:
+    try:
+        return cli.main([str(a) for a in argv])
+    except SystemExit as exc:  # argparse usage errors
+        return int(exc.code or 0)
+
+
+@pytest.fixture
+def images(tmp_path: Path, conv_model: Path) -> Path:
+    folder = tmp_path / "art"
+    folder.mkdir()
+    for i, name in enumerate(["a.png", "b.jpg", "c.webp"]):
+        img(folder / name, seed=i)
+    return folder
+
+
+def test_protect_default_suffix(images: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("protect", images / "a.png") == 0
+    assert (images / "a-protected.png").is_file()
+    out = capsys.readouterr().out
+    assert "a-protected.png" in out and "protected 1 of 1" in out and "PSNR" in out
+
+
+def test_protect_output_and_out_dir(images: Path, tmp_path: Path) -> None:
+    assert run("protect", images / "a.png", "-o", tmp_path / "x.png") == 0
+    assert (tmp_path / "x.png").is_file()
+    out = tmp_path / "out"
+    out.mkdir()
+    files = sorted(images.iterdir())
+    assert run("protect", *files, "--out-dir", out, "--suffix", "", "-q") == 0
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.jpg", "c.webp"]
+
+
+def test_some_inputs_fail_exit_1(images: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (images / "bad.png").write_text("not an image")
+    code = run("protect", images / "bad.png", images / "a.png")
+    assert code == 1
+    assert (images / "a-protected.png").is_file()  # the good one was still processed
+    assert not (images / "bad-protected.png").exists()
+    err = capsys.readouterr().err
+    assert str(images / "bad.png") in err and "not an image file" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["protect"],
+        ["protect", "{a}", "{b}", "-o", "x.png"],
+        ["protect", "{a}", "--suffix", ""],
+        ["protect", "{a}", "--in-place", "--suffix", "-x"],
+        ["protect", "{a}", "--in-place", "-o", "x.png"],
+        ["protect", "{a}", "--in-place", "--format", "png"],
+        ["protect", "{a}", "--out-dir", "{missing}"],
+        ["protect", "{a}", "--quality", "0"],
+        ["protect", "{a}", "--strength", "extreme"],
+        ["protect", "{a}", "--jobs", "0"],
+        ["protect", "{a}", "--quiet", "--json"],
+        ["protect", "{a}", "{a}"],
+        ["frobnicate"],
+        [],
+    ],
+)
+def test_usage_errors_exit_2(images: Path, argv: list[str]) -> None:
+    names = {"a": images / "a.png", "b": images / "b.jpg", "missing": images / "nowhere"}
+    before = sorted(images.iterdir())
+    assert run(*[a.format(**names) for a in argv]) == 2
+    assert sorted(images.iterdir()) == before
+
+
+def test_json_report(images: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (images / "bad.png").write_bytes(b"")
+    code = run("protect", images / "a.png", images / "bad.png", "--json", "--strength", "high")
+    data = json.loads(capsys.readouterr().out)
+    assert code == 1 and data["ok"] == 1 and data["failed"] == 1
+    good, bad = data["files"]
+    assert good["strength"] == "high" and good["epsilon"] == pytest.approx(8 / 255)
+    assert good["model_id"] == "test-conv" and good["dst"].endswith("a-protected.png")
+    assert good["declarations"] is True and good["psnr"] > 30
+    assert "empty file" in bad["error"] and bad["src"].endswith("bad.png")
+
+
+def test_in_place_overwrite_and_no_declare(images: Path) -> None:
+    src = images / "a.png"
+    before = src.read_bytes()
+    assert run("protect", src, "--in-place", "--no-declare", "-q") == 0
+    assert src.read_bytes() != before
+    assert "xmp" not in Image.open(src).info
+    assert run("protect", src, "-o", images / "b.jpg", "-q") == 1  # exists
+    assert run("protect", src, "-o", images / "b.jpg", "--overwrite", "-q") == 0
+
+
+def test_format_changes_extension(images: Path) -> None:
+    assert run("protect", images / "b.jpg", "--format", "png", "-q") == 0
+    assert Image.open(images / "b-protected.png").format == "PNG"
+
+
+def test_jobs_give_the_same_bytes(images: Path, tmp_path: Path) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    files = sorted(images.iterdir())
+    assert run("protect", *files, "--out-dir", one, "-q") == 0
+    assert run("protect", *files, "--out-dir", two, "-q", "--jobs", "3") == 0
+    for f in one.iterdir():
+        assert f.read_bytes() == (two / f.name).read_bytes()
+
+
+def test_model_problems_exit_1(
+    images: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FIXATIVE_MODEL", str(images / "missing.onnx"))
+    assert run("protect", images / "a.png") == 1
+    assert "model file not found" in capsys.readouterr().err
+    assert not (images / "a-protected.png").exists()
+
+
+def test_gpu_without_gpu_provider(images: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import onnxruntime
+
+    if any(
+        p != "CPUExecutionProvider" and "Azure" not in p
+        for p in onnxruntime.get_available_providers()
+    ):
+        pytest.skip("this machine has a GPU execution provider")
+    assert run("protect", images / "a.png", "--device", "gpu") == 1
+    assert "onnxruntime-gpu" in capsys.readouterr().err
+
+
+def test_info(conv_model: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("info") == 0
+    text = capsys.readouterr().out
+    assert "test-conv" in text and "verified against manifest" in text
+    assert "CPUExecutionProvider" in text
+    assert run("info", "--json", "--device", "cpu") == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["model"]["sha256_verified"] is True
+    assert data["chosen_provider"] == "CPUExecutionProvider"
+    assert data["model"]["epsilon"]["medium"] == pytest.approx(4 / 255)
+
+
+def test_info_with_a_broken_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"junk")
+    assert run("info", "--model", bad) == 1
+    assert "ERROR" in capsys.readouterr().out
+
+
+def test_plugged_subcommands_are_optional(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "_optional_module", lambda name: None)
+    parser, plugged = cli.build_parser()
+    assert plugged == {}
+    assert parser.parse_args(["info"]).command == "info"
+
+
+def test_plugged_subcommands_registered_when_present() -> None:
+    _parser, plugged = cli.build_parser()
+    for command, module in cli._PLUGGED.items():
+        exists = (Path(cli.__file__).parent / f"{module}.py").is_file()
+        assert (command in plugged) == exists
+
+
+def test_progress_line(capsys: pytest.CaptureFixture[str]) -> None:
+    bar = cli.ProgressLine(2, enabled=True)
+    bar.update(0, 0.5, "a.png: tile 1/2")
+    bar.file_done(0)
+    bar.update(1, 1.0, "b.png: tile 2/2")
+    err = capsys.readouterr().err
+    assert "[" + "#" * 7 in err and "a.png: tile 1/2" in err
+    assert "#" * 30 in err and "1/2 files" in err
+
+
+def test_python_dash_m_and_console_script(images: Path) -> None:
+    env = {**os.environ}
+    proc = subprocess.run(
+        [sys.executable, "-m", "fixative", "protect", str(images / "a.png"), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["ok"] == 1
+    proc = subprocess.run(
+        [sys.executable, "-m", "fixative", "protect", "-o", "x", str(images / "a.png"), "y"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2 and "usage:" in proc.stderr
