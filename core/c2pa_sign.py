@@ -208,6 +208,14 @@ def _now() -> _dt.datetime:
     return _dt.datetime.now(_dt.timezone.utc)
 
 
+def _not_after(cert: Any) -> _dt.datetime:
+    # `not_valid_after_utc` appeared in cryptography 42; c2pa-python accepts 41.
+    value = getattr(cert, "not_valid_after_utc", None)
+    if value is None:
+        value = cert.not_valid_after.replace(tzinfo=_dt.timezone.utc)
+    return value
+
+
 def _key_usage(x509: Any, *, signer: bool) -> Any:
     return x509.KeyUsage(
         digital_signature=signer,
@@ -260,7 +268,7 @@ def _new_leaf(x509: Any, ca_cert: Any, ca_key: Any, owner: str) -> tuple[Any, An
 
     key = ec.generate_private_key(ec.SECP256R1())
     now = _now()
-    not_after = min(now + _dt.timedelta(days=_LEAF_VALID_DAYS), ca_cert.not_valid_after_utc)
+    not_after = min(now + _dt.timedelta(days=_LEAF_VALID_DAYS), _not_after(ca_cert))
     cert = (
         x509.CertificateBuilder()
         .subject_name(
@@ -363,7 +371,7 @@ def ensure_local_identity(
             certs = x509.load_pem_x509_certificates(blob)
             leaf = certs[0]
             cn = leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-            fresh = leaf.not_valid_after_utc - _now() > _dt.timedelta(days=_LEAF_RENEW_DAYS)
+            fresh = _not_after(leaf) - _now() > _dt.timedelta(days=_LEAF_RENEW_DAYS)
             if fresh and cn and cn[0].value == owner and leaf.issuer == ca_cert.subject:
                 key = serialization.load_pem_private_key(blob, password=None)
                 return _pem_cert(leaf) + _pem_cert(ca_cert), _pem_key(key)
