@@ -310,3 +310,25 @@ def test_concurrent_first_use_creates_one_ca() -> None:
         priv = serialization.load_pem_private_key(key, password=None)
         assert leaf.public_key() == priv.public_key()
     assert [p.name for p in local_identity().folder.parent.iterdir()] == ["c2pa"]
+
+
+def test_leaf_near_expiry_is_renewed_by_the_same_ca(monkeypatch: pytest.MonkeyPatch) -> None:
+    import fixative.c2pa_sign as cs
+
+    chain1, _ = ensure_local_identity(SETTINGS)
+    monkeypatch.setattr(cs, "_LEAF_RENEW_DAYS", 100_000)  # every leaf now counts as expiring
+    chain2, _ = ensure_local_identity(SETTINGS)
+    leaf1, ca1 = x509.load_pem_x509_certificates(chain1)
+    leaf2, ca2 = x509.load_pem_x509_certificates(chain2)
+    assert ca1 == ca2
+    assert leaf1.serial_number != leaf2.serial_number
+
+
+def test_damaged_identity_is_a_clear_error(tmp_path: Path, image: Image.Image) -> None:
+    ensure_local_identity(SETTINGS)
+    local_identity().ca_cert.write_text("-----BEGIN CERTIFICATE-----\ngarbage\n")
+    path = save_with_xmp(image, tmp_path / "art.png", "PNG", None)
+    before = path.read_bytes()
+    with pytest.raises(C2paSigningError, match=r"damaged.*delete that folder"):
+        sign_c2pa(path, "PNG", SETTINGS)
+    assert path.read_bytes() == before
