@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .declarations import add_cli_arguments
 from .errors import FixativeError
 from .settings import DEVICES, STRENGTHS
 
@@ -60,6 +61,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
     p.add_argument(
         "--no-declare", action="store_true", help="do not write the no-AI-training declarations"
     )
+    add_cli_arguments(p)  # --data-mining, --creator, --c2pa, ... (fixative.declarations)
     out = p.add_mutually_exclusive_group()
     out.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     out.add_argument("--json", action="store_true", help="print one JSON report on stdout")
@@ -224,7 +226,7 @@ class ProgressLine:
 
 
 def cmd_protect(args: argparse.Namespace) -> int:
-    from .declarations import DeclarationSettings
+    from .declarations import settings_from_args
     from .files import protect_file
     from .model import get_model
     from .settings import ProtectSettings
@@ -238,7 +240,7 @@ def cmd_protect(args: argparse.Namespace) -> int:
         device=args.device,
         threads=threads,
         model_path=args.model,
-        declarations=DeclarationSettings(enabled=not args.no_declare),
+        declarations=settings_from_args(args),
     )
     get_model(settings.model_path, settings.device, settings.threads)  # fail once, early
     show = not (args.quiet or args.json)

@@ -193,3 +193,31 @@ def test_16bit_png_is_declared_signed_and_compared(tmp_path: Path, capsys, exift
     assert result["c2pa"]["hash_match"] is True
     assert result["protection"]["bit_depth"] == [16, 16]
     assert 0 < result["protection"]["max_abs_diff"] <= 4 / 255 + 1e-6
+
+
+def test_cli_declaration_options(tmp_path: Path, image: Image.Image, capsys, exiftool) -> None:
+    src = save_with_xmp(image, tmp_path / "art.png", "PNG", None)
+    dst = tmp_path / "art-protected.webp"
+    argv = ["protect", str(src), "-o", str(dst), "--data-mining", "DMI-PROHIBITED"]
+    argv += ["--creator", "Ana", "--copyright", "© Ana", "--web-statement", "https://a.example/r"]
+    argv += ["--c2pa", "--ai-inference", "allowed"]
+    assert main(argv) == 0
+    tags = exiftool(dst)
+    assert tags["XMP-plus:DataMining"] == "http://ns.useplus.org/ldf/vocab/DMI-PROHIBITED"
+    assert tags["XMP-dc:Creator"] == "Ana"
+    assert tags["XMP-dc:Rights"] == "© Ana"
+    assert tags["XMP-xmpRights:WebStatement"] == "https://a.example/r"
+    capsys.readouterr()
+    assert main(["check", str(dst), "--json"]) == 0
+    c2 = json.loads(capsys.readouterr().out)[0]["c2pa"]
+    assert c2["training_mining"]["cawg.ai_inference"] == {"use": "allowed"}
+    assert c2["training_mining"]["cawg.ai_training"] == {"use": "notAllowed"}
+    assert c2["signer"]["common_name"] == "Ana"
+    # an invalid combination is refused before anything is written
+    bad = tmp_path / "bad.png"
+    code = main(
+        ["protect", str(src), "-o", str(bad), "--data-mining", "DMI-PROHIBITED-SEECONSTRAINT"]
+    )
+    assert code != 0
+    assert "other_constraints" in capsys.readouterr().err
+    assert not bad.exists()
