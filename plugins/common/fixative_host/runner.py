@@ -1,0 +1,244 @@
+"""Run one protected export: in the host's own Python, or through an external Python.
+
+Both paths call `execute` below with the same inputs, so they give the same file. The
+external path exists because official Krita builds (Python 3.10, no numpy) and GIMP's
+Windows build (MSYS2 Python) cannot load PyPI's numpy/onnxruntime wheels in process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .raw import RawImage
+
+Progress = Callable[[float, str], None]
+Cancel = Callable[[], bool]
+
+# The folder holding `fixative_host` and the vendored `fixative` core (no binary wheels):
+# what an external Python needs on its path.
+LIB_DIR = Path(__file__).resolve().parent.parent
+
+
+class HostError(Exception):
+    """A failure to show the user as is: the message says what went wrong and where."""
+
+
+class HostCancelled(HostError):
+    """The user cancelled; nothing was written."""
+
+
+@dataclass(frozen=True)
+class ExportJob:
+    path: str
+    fmt: str  # "png", "jpeg", "tiff" or "webp"
+    settings: dict = field(default_factory=dict)  # fixative.ProtectSettings.to_dict()
+    quality: int | None = None  # JPEG / WebP quality
+    keep_alpha: bool = True  # False: composite onto white before protecting (PNG "no alpha", JPEG)
+    overwrite: bool = True  # hosts confirm overwriting in their own file dialogs
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def execute(
+    raw: RawImage, job: ExportJob, progress: Progress | None, cancel: Cancel | None
+) -> dict:
+    """Protect and write. Runs in whichever Python has numpy, onnxruntime and the core."""
+    import fixative
+    import numpy as np
+
+    pixels = raw.to_array()
+    if not job.keep_alpha and pixels.shape[2] == 4:
+        pixels = _over_white(pixels, np)
+    settings = fixative.ProtectSettings.from_dict(job.settings)
+    protected, report = fixative.protect_array(pixels, settings, progress=progress, cancel=cancel)
+    fixative.write_image(
+        job.path,
+        protected,
+        fmt=job.fmt,
+        settings=settings,
+        icc_profile=raw.icc_profile,
+        quality=job.quality,
+        overwrite=job.overwrite,
+    )
+    return report_dict(report)
+
+
+def _over_white(pixels, np):
+    """Straight-alpha RGBA over an opaque white background, same dtype, RGB."""
+    peak = 1.0 if pixels.dtype == np.float32 else float(np.iinfo(pixels.dtype).max)
+    rgb = pixels[..., :3].astype(np.float32)
+    alpha = pixels[..., 3:].astype(np.float32) / peak
+    out = rgb * alpha + peak * (1.0 - alpha)
+    if pixels.dtype == np.float32:
+        return out.astype(np.float32)
+    return np.clip(np.rint(out), 0, peak).astype(pixels.dtype)
+
+
+def report_dict(report) -> dict:
+    if hasattr(report, "to_dict"):
+        data = report.to_dict()
+    elif dataclasses.is_dataclass(report):
+        data = dataclasses.asdict(report)
+    else:
+        data = dict(vars(report))
+    # Round-trip through JSON so both paths return the same plain types.
+    return json.loads(json.dumps(data, default=str))
+
+
+_in_process_problem: list[str | None] = []
+
+
+def in_process_problem() -> str | None:
+    """None when the core can run in this Python, else why not (checked once)."""
+    if not _in_process_problem:
+        try:
+            import fixative  # noqa: F401
+            import numpy  # noqa: F401
+            import onnxruntime  # noqa: F401
+            import PIL  # noqa: F401
+        except Exception as exc:  # a broken binary wheel raises more than ImportError
+            _in_process_problem.append(f"{type(exc).__name__}: {exc}")
+        else:
+            _in_process_problem.append(None)
+    return _in_process_problem[0]
+
+
+def run_export(
+    raw: RawImage,
+    job: ExportJob,
+    *,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+    python: str | None = None,
+    external: bool = False,
+) -> dict:
+    """Protect `raw` into `job.path`; return the core's report as a dict.
+
+    `python` is the external interpreter to fall back on; `external=True` forces it.
+    Every failure becomes a `HostError` whose message the host shows unchanged.
+    """
+    if not external:
+        problem = in_process_problem()
+        if problem is None:
+            return _run_in_process(raw, job, progress, cancel)
+        if not python:
+            msg = (
+                f"Fixative cannot run inside this program's Python ({problem}). Install numpy, "
+                "Pillow and onnxruntime for it, or set an external Python in the Fixative "
+                "settings (see the plug-in's manual)."
+            )
+            raise HostError(msg)
+    if not python:
+        msg = "No external Python is configured for Fixative."
+        raise HostError(msg)
+    return _run_external(raw, job, progress, cancel, python)
+
+
+def _run_in_process(raw: RawImage, job: ExportJob, progress, cancel) -> dict:
+    import fixative
+
+    try:
+        return execute(raw, job, progress, cancel)
+    except fixative.Cancelled as exc:
+        raise HostCancelled(str(exc) or "Cancelled.") from exc
+    except fixative.FixativeError as exc:
+        raise HostError(str(exc)) from exc
+    except OSError as exc:
+        # The core names the file in its own errors; an OSError that escapes still should.
+        msg = f"Cannot write {job.path}: {exc.strerror or exc}"
+        raise HostError(msg) from exc
+
+
+def _run_external(raw: RawImage, job: ExportJob, progress, cancel, python: str) -> dict:
+    workdir = Path(tempfile.mkdtemp(prefix="fixative-job-"))
+    try:
+        (workdir / "pixels.raw").write_bytes(raw.data)
+        if raw.icc_profile:
+            (workdir / "profile.icc").write_bytes(raw.icc_profile)
+        (workdir / "job.json").write_text(json.dumps({"image": raw.header(), "job": job.to_dict()}))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(LIB_DIR)
+        env["PYTHONIOENCODING"] = "utf-8"
+        env.pop("PYTHONHOME", None)  # the host's own Python home must not leak into another Python
+        kwargs = {}
+        if os.name == "nt":
+            kwargs["creationflags"] = subprocess.CREATE_NO_WINDOW
+        try:
+            proc = subprocess.Popen(
+                [python, "-m", "fixative_host.worker", str(workdir)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                **kwargs,
+            )
+        except OSError as exc:
+            msg = f"Cannot start the external Python {python!r} for Fixative: {exc.strerror or exc}"
+            raise HostError(msg) from exc
+        return _follow(proc, progress, cancel, python)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _follow(proc: subprocess.Popen, progress, cancel, python: str) -> dict:
+    """Relay the worker's JSON lines to `progress`; kill it when `cancel` says so."""
+    lines: queue.Queue = queue.Queue()
+    stderr: list[bytes] = []
+
+    def pump() -> None:
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    threading.Thread(target=lambda: stderr.append(proc.stderr.read()), daemon=True).start()
+    result: dict | None = None
+    while True:
+        if cancel is not None and cancel():
+            proc.kill()
+            proc.wait()
+            msg = "Cancelled: nothing was written."
+            raise HostCancelled(msg)
+        try:
+            line = lines.get(timeout=0.05)
+        except queue.Empty:
+            continue
+        if line is None:
+            break
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue  # stray output from a library
+        if "progress" in message and progress is not None:
+            progress(float(message["progress"]), str(message.get("message", "")))
+        elif "report" in message or "error" in message:
+            result = message
+    proc.wait()
+    if result is None:
+        tail = b"".join(stderr).decode("utf-8", "replace").strip().splitlines()[-5:]
+        msg = f"The external Python {python!r} failed to run Fixative: " + (
+            " ".join(tail) or f"exit status {proc.returncode}"
+        )
+        raise HostError(msg)
+    if "error" in result:
+        if result.get("kind") == "cancelled":
+            raise HostCancelled(result["error"])
+        raise HostError(result["error"])
+    return result["report"]
+
+
+def python_executable_hint() -> str:
+    """The interpreter running now (shown as an example in settings dialogs)."""
+    return sys.executable or "python3"

@@ -1,0 +1,47 @@
+"""Out-of-process entry: `python -m fixative_host.worker JOBDIR`.
+
+Reads the pixels and the job the host wrote, runs `runner.execute` (the same function the
+in-process path runs) and answers with JSON lines on stdout: progress, then one report or
+one error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def _say(message: dict) -> None:
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def main(argv: list[str]) -> int:
+    workdir = Path(argv[0])
+    spec = json.loads((workdir / "job.json").read_text())
+    icc_path = workdir / "profile.icc"
+    try:
+        from .raw import raw_from_header
+        from .runner import ExportJob, execute
+
+        raw = raw_from_header(
+            spec["image"],
+            (workdir / "pixels.raw").read_bytes(),
+            icc_path.read_bytes() if icc_path.exists() else None,
+        )
+        job = ExportJob(**spec["job"])
+        report = execute(raw, job, lambda f, m: _say({"progress": f, "message": m}), None)
+    except ImportError as exc:
+        _say({"error": f"Fixative cannot run in {sys.executable}: {exc}", "kind": "missing"})
+        return 1
+    except Exception as exc:  # every failure is reported to the host as a message
+        kind = "cancelled" if type(exc).__name__ == "Cancelled" else "error"
+        _say({"error": str(exc) or type(exc).__name__, "kind": kind})
+        return 1
+    _say({"report": report})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

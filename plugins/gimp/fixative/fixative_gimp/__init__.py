@@ -1,0 +1,1 @@
+"""GIMP-specific parts of the Fixative plug-in (the entry point is ../fixative.py)."""

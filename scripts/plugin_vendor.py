@@ -1,0 +1,90 @@
+"""Shared steps of the Krita and GIMP packaging scripts.
+
+Both plug-ins carry the core (`core/` as the package `fixative`, with `models/`), the
+host-neutral glue (`plugins/common/fixative_host`) and, optionally, third-party wheels
+unpacked for one platform and Python version.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+RUNTIME_PACKAGES = ("numpy", "onnxruntime", "pillow")
+# pip platform tags per target name (wheels must be binary for these).
+PLATFORMS = {
+    "linux-x86_64": ["manylinux_2_28_x86_64", "manylinux2014_x86_64", "manylinux_2_17_x86_64"],
+    "windows-x86_64": ["win_amd64"],
+    "macos-arm64": [
+        "macosx_11_0_arm64",
+        "macosx_12_0_arm64",
+        "macosx_13_0_arm64",
+        "macosx_14_0_arm64",
+    ],
+    "macos-x86_64": ["macosx_10_15_x86_64", "macosx_11_0_x86_64", "macosx_12_0_x86_64"],
+}
+_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc")
+
+
+def vendor_core(lib: Path, models_dir: Path) -> None:
+    """Copy the core as `lib/fixative` (with the shipped models) and `lib/fixative_host`."""
+    shutil.copytree(REPO / "core", lib / "fixative", ignore=_IGNORE)
+    shutil.copytree(
+        REPO / "plugins" / "common" / "fixative_host", lib / "fixative_host", ignore=_IGNORE
+    )
+    manifest_path = models_dir / "manifest.json"
+    if not manifest_path.is_file():
+        msg = f"{manifest_path}: no model manifest; the plug-in needs the shipped model"
+        raise SystemExit(msg)
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    target = lib / "fixative" / "models"
+    target.mkdir()
+    shutil.copy2(manifest_path, target / "manifest.json")
+    for name in manifest["models"]:
+        shutil.copy2(models_dir / name, target / name)
+
+
+def vendor_wheels(deps: Path, platform: str, python: str) -> list[str]:
+    """Download numpy/onnxruntime/Pillow wheels for `platform` and `python` (e.g. "3.10")
+    with pip and unpack them into `deps`; returns the wheel file names."""
+    if platform not in PLATFORMS:
+        msg = f"unknown platform {platform!r}; choose one of {', '.join(PLATFORMS)}"
+        raise SystemExit(msg)
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--only-binary=:all:", "--no-cache-dir"]
+        cmd += ["--python-version", python, "--implementation", "cp", "--dest", tmp]
+        for tag in PLATFORMS[platform]:
+            cmd += ["--platform", tag]
+        subprocess.run([*cmd, *RUNTIME_PACKAGES], check=True)
+        wheels = sorted(Path(tmp).glob("*.whl"))
+        deps.mkdir(parents=True, exist_ok=True)
+        for wheel in wheels:
+            with zipfile.ZipFile(wheel) as zf:
+                zf.extractall(deps)
+        return [w.name for w in wheels]
+
+
+def write_zip(folder: Path, zip_path: Path, *, prefix: str = "") -> None:
+    """Zip `folder`'s contents under `prefix`, with explicit directory entries (Krita's
+    importer looks for `<module>/` entries) and sorted names, so builds are reproducible."""
+    zip_path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(folder.rglob("*")):
+            name = prefix + path.relative_to(folder).as_posix()
+            info = zipfile.ZipInfo(
+                name + ("/" if path.is_dir() else ""), date_time=(2026, 1, 1, 0, 0, 0)
+            )
+            if path.is_dir():
+                info.external_attr = (0o40755 << 16) | 0x10
+                zf.writestr(info, b"")
+            else:
+                mode = 0o755 if path.stat().st_mode & 0o111 else 0o644
+                info.external_attr = (0o100000 | mode) << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, path.read_bytes())
