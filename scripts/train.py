@@ -101,6 +101,16 @@ def universality(unit: torch.Tensor) -> torch.Tensor:
     return unit.mean(0).pow(2).mean() / unit.pow(2).mean().clamp_min(1e-8)
 
 
+def _truncate_log(log: Path, step: int) -> None:
+    """Drop log rows past the checkpoint we resume from (they will be trained again)."""
+    if not log.exists():
+        return
+    rows = list(csv.reader(log.open()))
+    kept = rows[:1] + [r for r in rows[1:] if int(r[0]) <= step]
+    with log.open("w", newline="") as f:
+        csv.writer(f).writerows(kept)
+
+
 def save_atomic(obj: object, path: Path) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(obj, tmp)
@@ -146,6 +156,7 @@ def train(run: Path, cfg: TrainConfig, max_minutes: float | None) -> Path:
         rng.setstate(state["py_rng"])
         torch.set_rng_state(state["torch_rng"])
         print(f"resumed at step {step}", flush=True)
+        _truncate_log(run / "log.csv", step)
 
     log_new = not (run / "log.csv").exists()
     log = (run / "log.csv").open("a", newline="")
