@@ -89,6 +89,7 @@ def export(gen: Generator, meta: dict[str, str], out: Path) -> None:
     model.doc_string = "Fixative perturbation generator; contract: models/README.md"
     onnx.checker.check_model(model)
     onnx.save(model, tmp_name)
+    os.chmod(tmp_name, 0o644)  # mkstemp creates 0600; the model is read by other users (host apps)
     os.replace(tmp_name, out)
 
 
