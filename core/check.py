@@ -85,12 +85,17 @@ def _codes(results: dict[str, Any] | None) -> dict[str, list[dict[str, str]]]:
     return {k: list(active.get(k) or []) for k in ("success", "informational", "failure")}
 
 
+def _has_c2pa_marker(path: str | os.PathLike[str]) -> bool:
+    """Whether the bytes contain a C2PA manifest store label (JUMBF box `c2pa`)."""
+    return b"c2pa" in Path(path).read_bytes()
+
+
 def inspect_c2pa(path: str | os.PathLike[str], trust_anchors: list[bytes]) -> dict[str, Any]:
     """The active C2PA manifest of a file: assertions, signature, trust and hash binding."""
     try:
         import c2pa
     except ImportError:
-        has_marker = b"c2pa" in Path(path).read_bytes()
+        has_marker = _has_c2pa_marker(path)
         return {
             "present": None if has_marker else False,
             "checked": False,
@@ -111,10 +116,10 @@ def inspect_c2pa(path: str | os.PathLike[str], trust_anchors: list[bytes]) -> di
                 state = reader.get_validation_state()
                 results = reader.get_validation_results()
     except c2pa.C2paError as exc:
-        text = str(exc)
-        if "ManifestNotFound" in type(exc).__name__ or "no JUMBF" in text or "not found" in text:
+        not_found = getattr(c2pa.C2paError, "ManifestNotFound", ())
+        if isinstance(exc, not_found) or not _has_c2pa_marker(path):
             return {"present": False, "checked": True}
-        return {"present": True, "checked": True, "error": text, "signature_valid": False}
+        return {"present": True, "checked": True, "error": str(exc), "signature_valid": False}
     if not manifest:
         return {"present": False, "checked": True}
 
@@ -367,9 +372,13 @@ def _verdict(report: dict[str, Any]) -> tuple[list[str], bool]:
             )
             lines.append("signer untrusted: its certificate does not chain to a known root" + hint)
         for p in c2.get("problems", []):
-            if not p["code"].startswith(_HASH_CODES) and not p["code"].startswith(
-                "claimSignature."
-            ):
+            ok = False  # anything the validator failed, besides trust, breaks the manifest
+            if p["code"] == "assertion.hashedURI.mismatch":
+                lines.append(
+                    "C2PA manifest ALTERED: an assertion no longer matches what was signed "
+                    f"({p['explanation']})"
+                )
+            elif not p["code"].startswith((*_HASH_CODES, "claimSignature.")):
                 lines.append(f"C2PA problem: {p['code']} {p['explanation']}".rstrip())
     return lines, ok
 

@@ -226,3 +226,23 @@ def test_without_c2pa_python_signing_names_the_extra(
     path = save_with_xmp(image, tmp_path / "a.png", "PNG", None)
     with pytest.raises(MissingDependencyError, match=r"c2pa-python.*fixative\[c2pa\]"):
         sign_c2pa(path, "PNG", SETTINGS)
+
+
+def test_altered_manifest_is_reported(signed: Path, tmp_path: Path, capsys) -> None:
+    from decl_helpers import png_chunks, write_png_chunks
+
+    chunks = png_chunks(signed.read_bytes())
+    altered = []
+    for t, d in chunks:
+        if t == b"caBX":  # the C2PA manifest store: rewrite one training-mining value
+            d = d.replace(b"notAllowed", b"n0tAllowed", 1)
+        altered.append((t, d))
+    path = write_png_chunks(tmp_path / "altered.png", altered)
+    code, reports = _json(capsys, "check", str(path))
+    c2 = reports[0]["c2pa"]
+    assert code == 1
+    assert c2["present"] is True
+    assert c2["validation_state"] == "Invalid"
+    assert "assertion.hashedURI.mismatch" in [p["code"] for p in c2["problems"]]
+    _, out = _run(capsys, "check", str(path))
+    assert "C2PA manifest ALTERED" in out
