@@ -199,6 +199,9 @@ _OWNED_ALWAYS = (
     _q("plus", "DataMining"),
     _q("Iptc4xmpExt", "DigitalSourceType"),
     *(f"{{{ns}}}DataMining" for ns in _WRONG_PLUS_NAMESPACES),
+    # JPEG "extended XMP" lives in extra APP1 segments that are not carried over; a pointer to
+    # it would dangle.
+    "{http://ns.adobe.com/xmp/note/}HasExtendedXMP",
 )
 
 

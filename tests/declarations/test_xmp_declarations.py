@@ -205,6 +205,17 @@ def test_wrong_namespace_data_mining_is_replaced() -> None:
     assert after["data_mining_code"] == "DMI-PROHIBITED-GENAIMLTRAINING"
 
 
+def test_dangling_extended_xmp_pointer_is_dropped() -> None:
+    packet = ARTIST_PACKET.replace(
+        b'xmp:CreatorTool="Krita 5.2"',
+        b'xmp:CreatorTool="Krita 5.2" xmlns:xmpNote="http://ns.adobe.com/xmp/note/"'
+        b' xmpNote:HasExtendedXMP="0123456789ABCDEF0123456789ABCDEF"',
+    )
+    merged = xmp_for(DeclarationSettings(), packet)
+    assert b"HasExtendedXMP" not in merged
+    assert b"Krita 5.2" in merged
+
+
 def test_utf16_existing_packet_is_merged() -> None:
     body = ARTIST_PACKET.decode("utf-8").replace("\ufeff", "")
     utf16 = b"\xff\xfe" + body.encode("utf-16-le")
