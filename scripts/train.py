@@ -42,12 +42,12 @@ from taef2 import load_encoder
 
 @dataclass(frozen=True)
 class TrainConfig:
-    steps: int = 1200
+    steps: int = 1600
     batch: int = 8
     crop: int = 128
-    lr: float = 2e-3
+    lr: float = 5e-4
     epsilon: float = 8 / 255
-    lambda_universal: float = 1.0
+    lambda_universal: float = 3.0
     seed: int = 1234
     threads: int = 2
     ckpt_every: int = 50
