@@ -11,7 +11,6 @@ and key instead. Files signed with the local identity validate, but readers repo
 from __future__ import annotations
 
 import datetime as _dt
-import io
 import os
 import sys
 import tempfile
@@ -471,22 +470,21 @@ def sign_c2pa(
     manifest = manifest_for(settings, title)
     tmp: Path | None = None
     try:
-        source = path.read_bytes()
         info = c2pa.C2paSignerInfo(alg=alg, sign_cert=chain, private_key=key, ta_url=None)
         # No thumbnail: it would embed a second (JPEG) copy of the image in the file.
         context = c2pa.Context.from_dict({"builder": {"thumbnail": {"enabled": False}}})
-        out = io.BytesIO()
+        fd, name = tempfile.mkstemp(prefix=".c2pa-", dir=path.parent)
+        tmp = Path(name)
+        # File streams, not bytes: large 16-bit images are not held in memory twice.
         with (
+            os.fdopen(fd, "w+b") as dst,  # first, so the descriptor is always closed
+            open(path, "rb") as src,
             c2pa.Signer.from_info(info) as signer,
             c2pa.Builder(manifest, context=context) as b,
         ):
-            b.sign(signer, mime, io.BytesIO(source), out)
-        fd, name = tempfile.mkstemp(prefix=".c2pa-", dir=path.parent)
-        tmp = Path(name)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(out.getvalue())
-            fh.flush()
-            os.fsync(fh.fileno())
+            b.sign(signer, mime, src, dst)
+            dst.flush()
+            os.fsync(dst.fileno())
         os.chmod(tmp, os.stat(path).st_mode & 0o777)
         os.replace(tmp, path)
         tmp = None
