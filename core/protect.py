@@ -94,7 +94,7 @@ def plan(height: int, width: int, model: Model, tile: int = TILE) -> tuple[_Axis
     spec = model.spec
     m = spec.size_multiple
     overlap = _round_up(max(spec.tile_overlap, 2 * spec.receptive_field + FEATHER), m)
-    tile = max(_round_up(tile, m), _round_up(4 * overlap, m))
+    tile = max(_round_up(tile, m), _round_up(3 * overlap, m))  # keeps overlap cost bounded
     return (
         _Axis(height, model, tile, spec.receptive_field, overlap),
         _Axis(width, model, tile, spec.receptive_field, overlap),
