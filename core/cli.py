@@ -261,10 +261,11 @@ def cmd_protect(args: argparse.Namespace) -> int:
                 fmt=args.format,
                 quality=args.quality,
             )
-        except FixativeError as exc:
-            results[slot] = {"src": str(src), "dst": str(dst), "error": str(exc)}
+        except Exception as exc:  # one bad file must not stop the others
+            text = str(exc) if isinstance(exc, FixativeError) else f"{src}: unexpected {exc!r}"
+            results[slot] = {"src": str(src), "dst": str(dst), "error": text}
             if not args.json:
-                bar.println(f"error: {exc}", sys.stderr)
+                bar.println(f"error: {text}", sys.stderr)
         else:
             results[slot] = report.to_dict()
             if show:

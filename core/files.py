@@ -75,6 +75,7 @@ class ImageFile:
     xmp: bytes | None = None
     quality: int | None = None  # JPEG: estimated from the quantisation tables
     subsampling: int | None = None
+    progressive: bool = False  # JPEG
     lossless: bool = False  # WebP
     compression: str | None = None  # TIFF
 
@@ -278,6 +279,7 @@ def _from_pillow(
         result.quality = estimate_jpeg_quality(getattr(im, "quantization", {}) or {})
         sampling = JpegImagePlugin.get_sampling(im)
         result.subsampling = sampling if sampling >= 0 else None
+        result.progressive = bool(info.get("progressive") or info.get("progression"))
     elif fmt == "WEBP":
         result.lossless = _webp_lossless(data)
     elif fmt == "TIFF":
@@ -418,6 +420,8 @@ def _encode(
         opts["quality"] = quality or meta.quality or DEFAULT_JPEG_QUALITY
         if meta.subsampling is not None:
             opts["subsampling"] = meta.subsampling
+        if meta.progressive:
+            opts["progressive"] = True
         if xmp:
             opts["xmp"] = xmp
     elif fmt == "WEBP":
@@ -518,10 +522,13 @@ def write_file(
             sign_c2pa(tmp, fmt, declarations, title=dst.name)
         _commit(Path(tmp), dst, overwrite)
         tmp = None
+    except FixativeError:
+        raise
     except OSError as exc:
-        if isinstance(exc, FixativeError):
-            raise
         raise _write_error(dst, exc) from exc
+    except ValueError as exc:  # Pillow's encoders reject some sizes and parameters this way
+        msg = f"{dst}: cannot encode the image as {fmt} ({exc}); nothing was written"
+        raise ImageWriteError(msg) from exc
     finally:
         if tmp is not None:
             with contextlib.suppress(OSError):
@@ -611,6 +618,9 @@ def protect_file(
     from .protect import protect_array
 
     settings = settings or ProtectSettings()
+    if quality is not None and not 1 <= quality <= 100:
+        msg = f"quality must be between 1 and 100, not {quality}"
+        raise SettingsError(msg)
     src = Path(src)
     start = time.perf_counter()
     in_place = dst is None or _same_file(src, Path(dst))
@@ -623,9 +633,6 @@ def protect_file(
     if icc_profile is not None:
         image.icc_profile = icc_profile
     protected, report = protect_array(image.pixels, settings, progress=progress, cancel=cancel)
-    if quality is not None and not 1 <= quality <= 100:
-        msg = f"quality must be between 1 and 100, not {quality}"
-        raise SettingsError(msg)
     write_file(
         target,
         protected,

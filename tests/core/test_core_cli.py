@@ -211,3 +211,22 @@ def test_python_dash_m_and_console_script(images: Path) -> None:
         check=False,
     )
     assert proc.returncode == 2 and "usage:" in proc.stderr
+
+
+def test_unexpected_failure_of_one_file_does_not_stop_the_others(
+    images: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import fixative.files
+
+    real = fixative.files.protect_file
+
+    def flaky(src, *args, **kwargs):
+        if Path(src).name == "b.jpg":
+            raise RuntimeError("simulated bug")
+        return real(src, *args, **kwargs)
+
+    monkeypatch.setattr(fixative.files, "protect_file", flaky)
+    files = sorted(images.iterdir())
+    assert run("protect", *files, "--jobs", "2") == 1
+    assert (images / "a-protected.png").exists() and (images / "c-protected.webp").exists()
+    assert "b.jpg: unexpected RuntimeError('simulated bug')" in capsys.readouterr().err

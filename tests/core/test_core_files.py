@@ -471,3 +471,19 @@ def test_write_image_from_arrays(tmp_path: Path) -> None:
         deep = (f * 65535).astype(np.uint16)
         write_image(tmp_path / "x.tif", deep, fmt="tiff", settings=DeclarationSettings())
     assert not (tmp_path / "x.tif").exists()
+
+
+def test_progressive_jpeg_stays_progressive(conv_model: Path, tmp_path: Path) -> None:
+    noise(64, 64).save(tmp_path / "p.jpg", quality=88, progressive=True)
+    protect_file(tmp_path / "p.jpg", tmp_path / "out.jpg")
+    out = Image.open(tmp_path / "out.jpg")
+    assert out.info.get("progressive") and ff.estimate_jpeg_quality(out.quantization) == 88
+
+
+def test_encoder_refusal_is_a_write_error(conv_model: Path, tmp_path: Path) -> None:
+    """WebP cannot hold more than 16383 px per side: a clear error, nothing written."""
+    noise(2, 16400).save(tmp_path / "wide.png")
+    before = snapshot(tmp_path)
+    with pytest.raises(ImageWriteError, match=r"wide\.webp: cannot encode the image as WEBP"):
+        protect_file(tmp_path / "wide.png", tmp_path / "wide.webp")
+    assert snapshot(tmp_path) == before
