@@ -157,7 +157,8 @@ def test_original_comparison(
     assert ("taef2_latent_distortion" in prot_report) == taef2_ready
     if taef2_ready:
         assert prot_report["taef2_latent_distortion"] > 0
-    _, out = _run(capsys, "check", str(out_path), "--original", str(orig))
+    _, out = _run(capsys, "check", str(out_path), "--original", str(orig), "--no-latent")
+    assert "TAEF2" not in out
     assert f"PSNR {expected_psnr:.2f} dB" in out
 
 

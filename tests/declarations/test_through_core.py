@@ -82,7 +82,8 @@ def test_protect_file_with_c2pa_then_check(
     assert _leftovers(tmp_path) == []
 
     anchor = str(local_identity().ca_cert)
-    code = main(["check", str(dst), "--json", "--trust-anchor", anchor, "--original", str(src)])
+    argv = ["check", str(dst), "--json", "--trust-anchor", anchor, "--original", str(src)]
+    code = main([*argv, "--no-latent"])  # the latent metric is covered in test_check_and_snippets
     result = json.loads(capsys.readouterr().out)[0]
     assert code == 0
     assert result["xmp"]["data_mining_code"] == "DMI-PROHIBITED-GENAIMLTRAINING"
@@ -188,7 +189,7 @@ def test_16bit_png_is_declared_signed_and_compared(tmp_path: Path, capsys, exift
     fixative.protect_file(src, dst, _settings(c2pa=True))
     assert fixative.read_image(dst).pixels.dtype == np.uint16
     assert exiftool(dst)["XMP-plus:DataMining"].endswith("/DMI-PROHIBITED-GENAIMLTRAINING")
-    assert main(["check", str(dst), "--json", "--original", str(src)]) == 0
+    assert main(["check", str(dst), "--json", "--original", str(src), "--no-latent"]) == 0
     result = json.loads(capsys.readouterr().out)[0]
     assert result["c2pa"]["hash_match"] is True
     assert result["protection"]["bit_depth"] == [16, 16]
