@@ -5,14 +5,14 @@ The image is split into tiles whose starts and sizes are multiples of the model'
 overlap of at least twice the receptive field. Neighbouring tiles are cross-faded only where
 both see their whole receptive field, so tiled output equals untiled output up to float
 rounding. Tiles are processed one band of rows at a time, so memory beyond the input and output
-arrays stays about one band of float32, whatever the image size.
+arrays stays a few bands of float32 plus the model's activations, whatever the image size.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from . import pixels as px
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 Progress = Callable[[float, str], None]
 Cancel = Callable[[], bool]
 
-TILE = 1024  # largest tile side; model activations at this size stay within a few hundred MB
+TILE = 1536  # largest tile side: overlap costs ~1.3x at 4K-8K; activations stay ~400 MB
 FEATHER = 16  # minimum cross-fade width between tiles, pixels
 
 
@@ -108,7 +108,7 @@ def compute_delta_rows(
     tile: int = TILE,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
-):
+) -> Iterator[tuple[int, int, np.ndarray]]:
     """Yield (row_start, row_stop, delta) bands covering the image top to bottom.
 
     `delta` is float32 (rows, W, 3), the blended unit perturbation for those rows.
