@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import FixativeError
+from .errors import FixativeError, SettingsError
 
 # Namespaces. PLUS's is lower-case `ldf/xmp/1.0/`; the `.../LDF/1.0/` seen in some public
 # snippets is wrong and no reader understands it.
@@ -58,6 +58,10 @@ class DeclarationError(FixativeError):
     """Invalid declaration settings or an XMP packet that cannot be written."""
 
 
+class DeclarationSettingsError(DeclarationError, SettingsError):
+    """A declaration setting has a value that cannot be written."""
+
+
 class CorruptXmpError(DeclarationError):
     """The image's existing XMP packet cannot be parsed, so it cannot be merged."""
 
@@ -88,35 +92,44 @@ class DeclarationSettings:
             dm = dm[len(DATA_MINING_VOCAB) :]
             object.__setattr__(self, "data_mining", dm)
         if dm not in DATA_MINING_VALUES:
-            raise DeclarationError(
+            raise DeclarationSettingsError(
                 f"data_mining {self.data_mining!r} is not an IPTC Data Mining value; "
                 f"use one of: {', '.join(DATA_MINING_VALUES)}"
             )
         if dm == "DMI-PROHIBITED-SEECONSTRAINT" and not self.other_constraints:
-            raise DeclarationError(
+            raise DeclarationSettingsError(
                 "data_mining DMI-PROHIBITED-SEECONSTRAINT needs other_constraints "
                 "(the constraint text it points to)"
             )
         if self.ai_inference not in AI_USE_VALUES:
-            raise DeclarationError(
+            raise DeclarationSettingsError(
                 f"ai_inference {self.ai_inference!r} must be one of: {', '.join(AI_USE_VALUES)}"
             )
         if self.ai_inference == "constrained" and not self.other_constraints:
-            raise DeclarationError(
+            raise DeclarationSettingsError(
                 "ai_inference 'constrained' needs other_constraints (the constraint text)"
             )
         if self.web_statement and not re.match(r"^https?://\S+$", self.web_statement):
-            raise DeclarationError(f"web_statement {self.web_statement!r} must be an http(s) URL")
+            raise DeclarationSettingsError(
+                f"web_statement {self.web_statement!r} must be an http(s) URL"
+            )
         if (self.c2pa_cert is None) != (self.c2pa_key is None):
-            raise DeclarationError(
+            raise DeclarationSettingsError(
                 "c2pa_cert and c2pa_key must be given together (certificate chain and its key)"
             )
         for name in ("other_constraints", "creator", "copyright", "web_statement"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
-                raise DeclarationError(f"{name} must be text, not {type(value).__name__}")
+                raise DeclarationSettingsError(f"{name} must be text, not {type(value).__name__}")
             if value is not None and _BAD_XML_CHARS.search(value):
-                raise DeclarationError(f"{name} contains control characters XML cannot carry")
+                raise DeclarationSettingsError(
+                    f"{name} contains control characters XML cannot carry"
+                )
+        for name in ("enabled", "c2pa"):
+            if not isinstance(getattr(self, name), bool):
+                raise DeclarationSettingsError(
+                    f"{name} must be true or false, not {getattr(self, name)!r}"
+                )
         for name in ("c2pa_cert", "c2pa_key"):
             value = getattr(self, name)
             if value is not None:
@@ -130,7 +143,7 @@ class DeclarationSettings:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
-            raise DeclarationError(f"unknown declaration setting(s): {', '.join(unknown)}")
+            raise DeclarationSettingsError(f"unknown declaration setting(s): {', '.join(unknown)}")
         return cls(**data)
 
     @property
