@@ -235,13 +235,16 @@ def cmd_protect(args: argparse.Namespace) -> int:
     threads = args.threads
     if threads is None and args.jobs > 1:
         threads = max(1, (os.cpu_count() or 1) // args.jobs)
-    settings = ProtectSettings(
-        strength=args.strength,
-        device=args.device,
-        threads=threads,
-        model_path=args.model,
-        declarations=settings_from_args(args),
-    )
+    try:
+        settings = ProtectSettings(
+            strength=args.strength,
+            device=args.device,
+            threads=threads,
+            model_path=args.model,
+            declarations=settings_from_args(args),
+        )
+    except FixativeError as exc:  # e.g. a --web-statement that is not a URL
+        raise UsageError(str(exc)) from exc
     get_model(settings.model_path, settings.device, settings.threads)  # fail once, early
     show = not (args.quiet or args.json)
     bar = ProgressLine(len(pairs), enabled=show and sys.stderr.isatty())

@@ -230,3 +230,8 @@ def test_unexpected_failure_of_one_file_does_not_stop_the_others(
     assert run("protect", *files, "--jobs", "2") == 1
     assert (images / "a-protected.png").exists() and (images / "c-protected.webp").exists()
     assert "b.jpg: unexpected RuntimeError('simulated bug')" in capsys.readouterr().err
+
+
+def test_bad_declaration_option_is_a_usage_error(images: Path) -> None:
+    assert run("protect", images / "a.png", "--web-statement", "not a url") == 2
+    assert not (images / "a-protected.png").exists()
