@@ -332,3 +332,26 @@ def test_damaged_identity_is_a_clear_error(tmp_path: Path, image: Image.Image) -
     with pytest.raises(C2paSigningError, match=r"damaged.*delete that folder"):
         sign_c2pa(path, "PNG", SETTINGS)
     assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("platform", "env", "expected"),
+    [
+        ("linux", {"XDG_CONFIG_HOME": "/x/cfg"}, "/x/cfg/fixative"),
+        ("linux", {}, "HOME/.config/fixative"),
+        ("win32", {"APPDATA": "/w/AppData/Roaming"}, "/w/AppData/Roaming/fixative"),
+        ("darwin", {}, "HOME/Library/Application Support/fixative"),
+    ],
+)
+def test_config_dir_per_platform(
+    platform: str, env: dict, expected: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import fixative.c2pa_sign as cs
+
+    for name in ("XDG_CONFIG_HOME", "APPDATA"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(cs.sys, "platform", platform)
+    assert cs.config_dir() == Path(expected.replace("HOME", str(tmp_path)))
