@@ -1,0 +1,116 @@
+"""The only module that knows how Blender holds pixels, and how to get them out as a file.
+
+Blender keeps images as float RGBA rows from the bottom up, in the scene-linear colour space,
+and the Render Result has no readable `.pixels` in background mode at all. The core wants a
+display-referred, top-left, 8/16-bit image (`fixative.pixels`). `Image.save_render` does exactly
+that conversion, applying the scene's view transform, look, exposure and gamma, so every image
+goes through it into a temporary PNG that the core then reads: the protected file keeps the
+colour management a plain "Save As" of the render would have.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import bpy
+
+# Formats the core can write, as Blender names them -> (core name, extension, alpha, 16-bit).
+FORMATS = {
+    "PNG": ("png", ".png", True, True),
+    "JPEG": ("jpeg", ".jpg", False, False),
+    "TIFF": ("tiff", ".tif", True, True),
+    "WEBP": ("webp", ".webp", True, False),
+}
+EXTENSIONS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".webp": "WEBP",
+}
+# Scene-referred formats: their values are not display pixels, so no budget is defined on them.
+REFUSED = {
+    ".exr": "OpenEXR",
+    ".hdr": "Radiance HDR",
+    "OPEN_EXR": "OpenEXR",
+    "OPEN_EXR_MULTILAYER": "OpenEXR",
+    "HDR": "Radiance HDR",
+}
+
+
+def refused_reason(path_or_format: str) -> str | None:
+    """A message if `path_or_format` (a file path or a Blender format id) cannot be protected."""
+    key = path_or_format
+    if "." in key or os.sep in key:
+        key = Path(key).suffix.lower()
+    name = REFUSED.get(key)
+    if name is None:
+        return None
+    return (
+        f"{name} is scene-referred (linear light, unbounded): Fixative protects display-referred "
+        "8/16-bit images only. Choose PNG, JPEG, TIFF or WebP."
+    )
+
+
+def has_alpha(image: bpy.types.Image, scene: bpy.types.Scene) -> bool:
+    """Whether the saved pixels carry alpha: a render only with Film › Transparent."""
+    if image.type == "RENDER_RESULT":
+        return bool(scene.render.film_transparent)
+    return image.channels == 4 and image.alpha_mode != "NONE"
+
+
+def save_display_png(
+    image: bpy.types.Image, scene: bpy.types.Scene, path: Path, *, alpha: bool, sixteen: bool
+) -> Path:
+    """Write `image` as the display-referred PNG a plain save would give (view transform kept).
+
+    `save_render` takes its file settings from the scene, so they are swapped in for the call
+    and restored afterwards, leaving the user's output settings as they were.
+    """
+    settings = scene.render.image_settings
+    saved = (settings.file_format, settings.color_mode, settings.color_depth, settings.compression)
+    try:
+        settings.file_format = "PNG"
+        settings.color_mode = "RGBA" if alpha else "RGB"
+        settings.color_depth = "16" if sixteen else "8"
+        settings.compression = 15  # temporary file: favour speed
+        image.save_render(str(path), scene=scene)
+    finally:
+        fmt, mode, depth, compression = saved
+        settings.file_format = fmt
+        settings.color_mode = mode
+        settings.color_depth = depth
+        settings.compression = compression
+    if not path.is_file():
+        msg = f"Blender did not write the pixels of '{image.name}' to {path}"
+        raise OSError(msg)
+    return path
+
+
+def written_frame(scene: bpy.types.Scene, since: float) -> Path | None:
+    """The file Blender has just written for the current frame (render_write gives no path).
+
+    An animation frame goes to `frame_path(frame)`; a still (`write_still`) to the output path
+    itself, plus the extension when Blender adds it. The newest candidate written since the
+    render started is the one.
+    """
+    render = scene.render
+    candidates = [Path(render.frame_path(frame=scene.frame_current))]
+    still = Path(bpy.path.abspath(render.filepath))
+    candidates.append(still)
+    if render.use_file_extension:
+        ext = render.file_extension
+        if not still.name.lower().endswith(ext.lower()):
+            candidates.append(still.with_name(still.name + ext))
+    found = [(p.stat().st_mtime, p) for p in candidates if p.is_file()]
+    found = [(t, p) for t, p in found if t >= since - 1.0]
+    if not found:
+        return None
+    return max(found)[1]
+
+
+def frame_format(scene: bpy.types.Scene) -> str:
+    """Blender's id of the format frames are written in (PNG, OPEN_EXR, ...)."""
+    return scene.render.image_settings.file_format

@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""Build the Fixative Blender extension: one zip per platform, validated by Blender.
+
+    python scripts/build_blender_extension.py [--out dist/blender] [--python 3.11]
+        [--platform linux-x64 --platform windows-x64 ...] [--system-deps] [--stage-only]
+        [--blender "blender"]
+
+Steps: copy `plugins/blender/` to a staging folder; build the project as a wheel
+(`pip wheel . --no-deps`, the `fixative` package with its shipped model in `fixative/models/`);
+download each platform's onnxruntime and Pillow wheels with their dependencies for the target
+Python (`pip download --only-binary=:all:`), dropping numpy, which Blender ships; list them in the
+staged `blender_manifest.toml`; then `blender --command extension build --split-platforms` and
+`blender --command extension validate` on every zip.
+
+Blender 4.2-5.0 bundle CPython 3.11 (`--python 3.11`, the default); later releases and distro
+builds may run 3.13 (`--python 3.13`). Each Python version gets its own output folder.
+
+`--system-deps` bundles only the core wheel and relies on onnxruntime, Pillow and numpy being
+importable from Blender's Python already, as with Debian's blender (system python3.13 with
+python3-onnxruntime and python3-pil): the host tests install that zip. `--stage-only` stops
+before Blender (for building with a Blender that runs elsewhere, e.g. in the hosts root).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SOURCE = REPO / "plugins" / "blender"
+# Blender platform id -> pip --platform tags (newest first; pip accepts several).
+PLATFORMS = {
+    "linux-x64": ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64"],
+    "linux-arm64": ["manylinux_2_28_aarch64", "manylinux_2_27_aarch64", "manylinux_2_17_aarch64"],
+    "windows-x64": ["win_amd64"],
+    "macos-arm64": ["macosx_14_0_arm64", "macosx_13_0_arm64", "macosx_11_0_arm64"],
+}
+RUNTIME = ["onnxruntime", "pillow"]
+NEVER_BUNDLED = ("numpy",)  # Blender ships its own; a second copy would shadow it
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+def run(cmd: list[str], **kw: object) -> None:
+    print("+", shlex.join(cmd), flush=True)
+    proc = subprocess.run(cmd, **kw)
+    if proc.returncode != 0:
+        msg = f"command failed (exit {proc.returncode}): {shlex.join(cmd)}"
+        raise BuildError(msg)
+
+
+def stage_source(stage: Path) -> None:
+    if stage.exists():
+        shutil.rmtree(stage)
+    shutil.copytree(SOURCE, stage, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+
+
+def build_core_wheel(wheels: Path) -> Path:
+    wheels.mkdir(parents=True, exist_ok=True)
+    before = set(wheels.glob("*.whl"))
+    run([sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "-w", str(wheels)])
+    built = [w for w in wheels.glob("fixative-*.whl") if w not in before] or list(
+        wheels.glob("fixative-*.whl")
+    )
+    if len(built) != 1:
+        msg = f"expected one fixative wheel in {wheels}, found {[w.name for w in built]}"
+        raise BuildError(msg)
+    check_core_wheel(built[0])
+    return built[0]
+
+
+def check_core_wheel(wheel: Path) -> None:
+    """The extension has no other copy of the model: the wheel must carry the shipped one."""
+    names = set(zipfile.ZipFile(wheel).namelist())
+    if "fixative/__init__.py" not in names:
+        msg = f"{wheel.name} has no fixative/__init__.py"
+        raise BuildError(msg)
+    if (REPO / "models" / "manifest.json").is_file():
+        import json
+
+        manifest = json.loads((REPO / "models" / "manifest.json").read_text())
+        needed = ["fixative/models/manifest.json", f"fixative/models/{manifest['default']}"]
+        missing = [n for n in needed if n not in names]
+        if missing:
+            msg = f"{wheel.name} lacks the shipped model files {missing}"
+            raise BuildError(msg)
+
+
+def download_runtime(wheels: Path, platform: str, python: str) -> None:
+    tags: list[str] = []
+    for tag in PLATFORMS[platform]:
+        tags += ["--platform", tag]
+    run(
+        [
+            *(sys.executable, "-m", "pip", "download", "--only-binary=:all:", *tags),
+            *("--python-version", python, "--implementation", "cp", "-d", str(wheels), *RUNTIME),
+        ]
+    )
+    for wheel in wheels.glob("*.whl"):
+        if wheel.name.split("-")[0].lower() in NEVER_BUNDLED:
+            wheel.unlink()
+
+
+def write_manifest(stage: Path, platforms: list[str] | None) -> None:
+    wheels = sorted(p.name for p in (stage / "wheels").glob("*.whl"))
+    lines = ["", "wheels = ["] + [f'    "./wheels/{w}",' for w in wheels] + ["]"]
+    if platforms:
+        lines.append("platforms = [" + ", ".join(f'"{p}"' for p in platforms) + "]")
+    manifest = stage / "blender_manifest.toml"
+    text = manifest.read_text()
+    # Top-level keys must precede the first [table] in TOML.
+    head, sep, tail = text.partition("\n[permissions]")
+    manifest.write_text(head.rstrip("\n") + "\n" + "\n".join(lines) + "\n" + sep + tail)
+
+
+def stage_extension(out: Path, python: str, platforms: list[str], system_deps: bool) -> Path:
+    stage = out / f"stage-py{python.replace('.', '')}"
+    stage_source(stage)
+    build_core_wheel(stage / "wheels")
+    if not system_deps:
+        for platform in platforms:
+            download_runtime(stage / "wheels", platform, python)
+    write_manifest(stage, None if system_deps else platforms)
+    return stage
+
+
+def blender_build(blender: list[str], stage: Path, out: Path, split: bool) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    before = set(out.glob("*.zip"))
+    cmd = [*blender, "--command", "extension", "build", "--source-dir", str(stage)]
+    cmd += ["--output-dir", str(out)]
+    if split:
+        cmd.append("--split-platforms")
+    run(cmd)
+    zips = sorted(set(out.glob("*.zip")) - before) or sorted(out.glob("*.zip"))
+    for z in zips:
+        run([*blender, "--command", "extension", "validate", str(z)])
+    return zips
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", type=Path, default=REPO / "dist" / "blender")
+    ap.add_argument("--python", default="3.11", help="Blender's Python version (3.11, 3.13)")
+    ap.add_argument("--platform", action="append", choices=sorted(PLATFORMS), dest="platforms")
+    ap.add_argument("--system-deps", action="store_true", help="bundle the core wheel only")
+    ap.add_argument("--stage-only", action="store_true", help="stop before running Blender")
+    ap.add_argument("--blender", default="blender", help="command that runs Blender")
+    args = ap.parse_args(argv)
+    platforms = args.platforms or sorted(PLATFORMS)
+    out = args.out.resolve() / f"py{args.python.replace('.', '')}"
+    try:
+        stage = stage_extension(out, args.python, platforms, args.system_deps)
+        print(f"staged {stage}")
+        if args.stage_only:
+            return 0
+        zips = blender_build(shlex.split(args.blender), stage, out, not args.system_deps)
+    except BuildError as exc:
+        print(f"build_blender_extension: {exc}", file=sys.stderr)
+        return 1
+    for z in zips:
+        print(f"built {z}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

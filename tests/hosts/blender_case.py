@@ -1,0 +1,219 @@
+"""Cases run inside Blender 4.3 by tests/hosts/test_blender.py (not collected by pytest).
+
+    blender -b --factory-startup [--addons bl_ext.user_default.fixative] --python-exit-code 1 \
+        --python /src/tests/hosts/blender_case.py -- CASE OUTDIR [ARGS...]
+
+Each case writes `OUTDIR/<case>.json` (and images); the test judges those. A case that reaches
+its end writes `"alive": true`: Blender survived whatever the extension did.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+
+import bpy
+
+ADDON = "bl_ext.user_default.fixative"
+
+
+def scene_setup(size: int, transparent: bool, samples: int = 4) -> bpy.types.Scene:
+    scene = bpy.context.scene
+    scene.render.engine = "CYCLES"
+    scene.cycles.device = "CPU"
+    scene.cycles.samples = samples
+    scene.cycles.use_denoising = False
+    scene.render.resolution_x = size
+    scene.render.resolution_y = size
+    scene.render.resolution_percentage = 100
+    scene.render.film_transparent = transparent
+    # Something with texture for the latent check: a displaced, coloured plane behind the cube.
+    bpy.ops.mesh.primitive_uv_sphere_add(radius=0.8, location=(1.2, 0.5, 0.8))
+    mat = bpy.data.materials.new("checker")
+    mat.use_nodes = True
+    nodes = mat.node_tree.nodes
+    checker = nodes.new("ShaderNodeTexChecker")
+    checker.inputs["Scale"].default_value = 12.0
+    checker.inputs["Color1"].default_value = (0.8, 0.2, 0.1, 1.0)
+    checker.inputs["Color2"].default_value = (0.1, 0.3, 0.9, 1.0)
+    bsdf = nodes["Principled BSDF"]
+    mat.node_tree.links.new(checker.outputs["Color"], bsdf.inputs["Base Color"])
+    bpy.context.active_object.data.materials.append(mat)
+    return scene
+
+
+def artwork_scene(size: int, transparent: bool, texture: str) -> bpy.types.Scene:
+    """An illustration on an emissive plane seen by an orthographic camera: the render is the
+    artwork (with a transparent border when the film is transparent), as an artist would export."""
+    scene = bpy.context.scene
+    for obj in list(scene.objects):
+        bpy.data.objects.remove(obj)
+    scene.render.engine = "CYCLES"
+    scene.cycles.device = "CPU"
+    scene.cycles.samples = 4
+    scene.cycles.use_denoising = False
+    scene.render.resolution_x = scene.render.resolution_y = size
+    scene.render.resolution_percentage = 100
+    scene.render.film_transparent = transparent
+    scene.view_settings.view_transform = "Standard"
+    bpy.ops.mesh.primitive_plane_add(size=2.0)
+    mat = bpy.data.materials.new("artwork")
+    mat.use_nodes = True
+    nodes, links = mat.node_tree.nodes, mat.node_tree.links
+    nodes.clear()
+    tex = nodes.new("ShaderNodeTexImage")
+    tex.image = bpy.data.images.load(texture)
+    emit = nodes.new("ShaderNodeEmission")
+    out = nodes.new("ShaderNodeOutputMaterial")
+    links.new(tex.outputs["Color"], emit.inputs["Color"])
+    links.new(emit.outputs["Emission"], out.inputs["Surface"])
+    bpy.context.active_object.data.materials.append(mat)
+    cam = bpy.data.cameras.new("cam")
+    cam.type = "ORTHO"
+    cam.ortho_scale = 2.3  # the plane fills 87%: a border of background around it
+    cam_obj = bpy.data.objects.new("cam", cam)
+    cam_obj.location = (0.0, 0.0, 5.0)
+    scene.collection.objects.link(cam_obj)
+    scene.camera = cam_obj
+    return scene
+
+
+def image_settings(scene: bpy.types.Scene) -> list:
+    s = scene.render.image_settings
+    return [s.file_format, s.color_mode, s.color_depth]
+
+
+def call_save(**props: object) -> dict:
+    """Run the operator as a script would; Blender turns an ERROR report into RuntimeError."""
+    try:
+        result = bpy.ops.image.fixative_save_protected_as(**props)
+        return {"result": sorted(result), "error": None}
+    except RuntimeError as exc:
+        return {"result": None, "error": str(exc)}
+
+
+def case_save(out: Path, transparent: str, fmt: str, size: str, texture: str) -> dict:
+    scene = artwork_scene(int(size), transparent == "1", texture)
+    bpy.ops.render.render()
+    image = bpy.data.images["Render Result"]
+    # A plain save of the same render with the same colour management, for comparison.
+    s = scene.render.image_settings
+    s.file_format, s.color_depth = "PNG", "8"
+    s.color_mode = "RGBA" if transparent == "1" else "RGB"
+    before = image_settings(scene)
+    image.save_render(str(out / "plain.png"), scene=scene)
+    ext = {"PNG": ".png", "JPEG": ".jpg", "TIFF": ".tif", "WEBP": ".webp"}[fmt]
+    call = call_save(
+        image_name="Render Result",
+        filepath=str(out / f"protected{ext}"),
+        file_format=fmt,
+        strength="medium",
+        declarations=True,
+    )
+    return {
+        "call": call,
+        "settings_before": before,
+        "settings_after": image_settings(scene),
+        "view_transform": scene.view_settings.view_transform,
+    }
+
+
+def case_animation(out: Path, file_format: str, mode: str) -> dict:
+    scene = scene_setup(64, transparent=False, samples=2)
+    scene.frame_start, scene.frame_end = 1, 3
+    scene.render.image_settings.file_format = file_format
+    scene.render.filepath = str(out / "frames" / "f_")
+    prefs = bpy.context.preferences.addons[ADDON].preferences
+    prefs.protect_frames = True
+    prefs.frame_output = mode
+    bpy.ops.render.render(animation=True)
+    frames = sys.modules[ADDON + ".frames"]
+    return {"reports": [r.__dict__ for r in frames.last_reports()]}
+
+
+def case_scene_off(out: Path) -> dict:
+    """Preference on, but this scene says Off: nothing is protected."""
+    scene = scene_setup(32, transparent=False, samples=1)
+    scene.frame_start, scene.frame_end = 1, 1
+    scene.render.filepath = str(out / "off" / "f_")
+    bpy.context.preferences.addons[ADDON].preferences.protect_frames = True
+    scene.fixative.protect_frames = "OFF"
+    bpy.ops.render.render(animation=True)
+    frames = sys.modules[ADDON + ".frames"]
+    return {"reports": [r.__dict__ for r in frames.last_reports()]}
+
+
+def case_bad(out: Path) -> dict:
+    scene_setup(64, transparent=False, samples=1)
+    bpy.ops.render.render()
+    exr = call_save(image_name="Render Result", filepath=str(out / "chosen.exr"))
+    hdr = call_save(image_name="Render Result", filepath=str(out / "chosen.hdr"))
+    locked = out / "locked"  # a folder the user may not write in
+    locked.mkdir()
+    locked.chmod(0o555)
+    unwritable = call_save(image_name="Render Result", filepath=str(locked / "protected.png"))
+    nofolder = call_save(image_name="Render Result", filepath=str(out / "nope" / "p.png"))
+    noimage = call_save(image_name="No Such Image", filepath=str(out / "x.png"))
+    # Nothing lost: the render is still there and still saves.
+    image = bpy.data.images["Render Result"]
+    image.save_render(str(out / "after.png"), scene=bpy.context.scene)
+    return {
+        "exr": exr,
+        "hdr": hdr,
+        "unwritable": unwritable,
+        "nofolder": nofolder,
+        "noimage": noimage,
+    }
+
+
+def case_missing_dep(out: Path) -> dict:
+    """onnxruntime unimportable (as in a Blender without it): the add-on still loads."""
+    import addon_utils
+
+    sys.modules["onnxruntime"] = None  # makes `import onnxruntime` raise ImportError
+    mod = addon_utils.enable(ADDON, default_set=True)
+    loaded = mod is not None and hasattr(bpy.types, "IMAGE_OT_fixative_save_protected_as")
+    scene_setup(64, transparent=False, samples=1)
+    bpy.ops.render.render()
+    call = call_save(image_name="Render Result", filepath=str(out / "protected.png"))
+    # The frames handler reports, and the animation still completes.
+    scene = bpy.context.scene
+    scene.frame_start, scene.frame_end = 1, 2
+    scene.render.filepath = str(out / "frames" / "f_")
+    bpy.context.preferences.addons[ADDON].preferences.protect_frames = True
+    bpy.ops.render.render(animation=True)
+    frames = sys.modules[ADDON + ".frames"]
+    return {"loaded": loaded, "call": call, "reports": [r.__dict__ for r in frames.last_reports()]}
+
+
+CASES = {
+    "save": case_save,
+    "animation": case_animation,
+    "scene_off": case_scene_off,
+    "bad": case_bad,
+    "missing_dep": case_missing_dep,
+}
+
+
+def main() -> None:
+    argv = sys.argv[sys.argv.index("--") + 1 :]
+    name, out, args = argv[0], Path(argv[1]), argv[2:]
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        if name != "missing_dep":  # that case enables the add-on itself, after hiding onnxruntime
+            import addon_utils
+
+            # As a user's enabling does (`--addons` would not record the add-on's preferences).
+            if addon_utils.enable(ADDON, default_set=True) is None:
+                raise RuntimeError("the Fixative extension failed to load")
+        data = CASES[name](out, *args)
+        data["exception"] = None
+    except Exception:
+        data = {"exception": traceback.format_exc()}
+    data["alive"] = True
+    (out / f"{name}.json").write_text(json.dumps(data, indent=2))
+
+
+main()

@@ -1,0 +1,214 @@
+"""The Blender extension in real Blender 4.3 (Debian 13 root, through the harness).
+
+The zip under test is built by scripts/build_blender_extension.py with `--system-deps`: it carries
+the `fixative` wheel (core + shipped model) and uses the numpy, Pillow and onnxruntime of Debian's
+Blender, which runs the system python3.13 (see docs/blender.md). It is built and validated with
+`blender --command extension build/validate` and installed with `extension install-file`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import adapter_checks as chk
+import pytest
+from harness import REPO, ROOT_RESULTS, run_host
+from PIL import Image
+
+CASE = "/src/tests/hosts/blender_case.py"
+
+
+@pytest.fixture(scope="session")
+def blender_ext(rootfs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Build, validate and install the extension once; returns the folder holding the results.
+
+    `blender-config/` in it is Blender's user config with the extension installed, staged into
+    each later run's HOME.
+    """
+    out = tmp_path_factory.mktemp("blender-ext")
+    build = [sys.executable, str(REPO / "scripts/build_blender_extension.py")]
+    build += ["--system-deps", "--stage-only", "--python", "3.13", "--out", str(out)]
+    staged = subprocess.run(build, capture_output=True, text=True)
+    assert staged.returncode == 0, staged.stdout + staged.stderr
+    script = (
+        "set -e; S=/results/py313/stage-py313; Z=/results/zip; mkdir -p $Z;"
+        " blender --command extension build --source-dir $S --output-dir $Z;"
+        " blender --command extension validate $Z/*.zip;"
+        " blender --command extension install-file -r user_default -e $Z/*.zip;"
+        " cp -a $HOME/.config/blender /results/blender-config"
+    )
+    proc = run_host(["sh", "-c", script], timeout=240, results=out, home="blender")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return out
+
+
+TEXTURE = "/tmp/artwork.png"
+
+
+def run_case(ext: Path, results: Path, case: str, *args: str) -> dict:
+    """Run one case of blender_case.py (which enables the installed extension itself)."""
+    argv = ["blender", "-b", "--factory-startup", "--python-exit-code", "1"]
+    argv += ["--python", CASE, "--", case, ROOT_RESULTS, *args]
+    proc = run_host(
+        argv,
+        timeout=240,
+        results=results,
+        files={".config/blender": ext / "blender-config", TEXTURE: chk.DEV_IMAGE},
+        home="blender",
+    )
+    out = results / f"{case}.json"
+    assert out.is_file(), (
+        f"Blender wrote no {out.name}:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
+    )
+    data = json.loads(out.read_text())
+    assert data["exception"] is None, data["exception"]
+    assert data["alive"] is True
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    data["stdout"] = proc.stdout
+    return data
+
+
+def test_extension_zip(blender_ext: Path) -> None:
+    zips = list((blender_ext / "zip").glob("*.zip"))
+    assert len(zips) == 1
+    names = zipfile.ZipFile(zips[0]).namelist()
+    assert "blender_manifest.toml" in names
+    assert "bridge.py" in names and "__init__.py" in names
+    wheels = [n for n in names if n.startswith("wheels/")]
+    assert len(wheels) == 1 and wheels[0].startswith("wheels/fixative-"), wheels
+    assert not any("numpy" in n for n in names)
+    manifest = zipfile.ZipFile(zips[0]).read("blender_manifest.toml").decode()
+    assert f'"./{wheels[0]}"' in manifest and 'id = "fixative"' in manifest
+    # Installed: the extension and the core from its wheel, in Blender's user folders.
+    config = blender_ext / "blender-config"
+    assert list(config.glob("*/extensions/user_default/fixative/__init__.py"))
+    assert list(config.glob("*/extensions/.local/lib/python*/site-packages/fixative/protect.py"))
+
+
+@pytest.mark.parametrize("transparent", ["0", "1"], ids=["opaque", "film-transparent"])
+def test_save_protected_as_render(blender_ext: Path, host_results: Path, transparent: str) -> None:
+    """Cycles render → Save Protected As (PNG): within budget of a plain save, alpha kept,
+    protection measurable on TAEF2, declarations readable by exiftool."""
+    eps = chk.model_epsilon("medium")
+    data = run_case(blender_ext, host_results, "save", transparent, "PNG", "256", TEXTURE)
+    assert data["call"] == {"result": ["FINISHED"], "error": None}
+    # The operator put the scene's output settings back.
+    assert data["settings_after"] == data["settings_before"]
+    plain = chk.load(host_results / "plain.png")
+    protected = chk.load(host_results / "protected.png")
+    assert plain.shape == (256, 256, 4 if transparent == "1" else 3)
+    chk.assert_within_budget(plain, protected, eps, name="protected.png")
+    if transparent == "1":
+        assert plain[..., 3].min() == 0 and plain[..., 3].max() == 255
+    import torch
+
+    torch.set_num_threads(1)  # the encoder is small; 2 threads on a busy 2-core machine crawl
+    chk.assert_measurable(plain, protected, eps, name="protected.png")
+    exif = run_host(
+        ["exiftool", "-j", "-n", "-XMP:all", f"{ROOT_RESULTS}/protected.png"],
+        timeout=60,
+        results=host_results,
+    )
+    tags = json.loads(exif.stdout)[0]
+    assert chk.DATA_MINING in str(tags.get("DataMining", "")), tags
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "TIFF", "WEBP"])
+def test_save_protected_as_other_formats(blender_ext: Path, host_results: Path, fmt: str) -> None:
+    data = run_case(blender_ext, host_results, "save", "1", fmt, "64", TEXTURE)
+    assert data["call"] == {"result": ["FINISHED"], "error": None}
+    ext = {"JPEG": ".jpg", "TIFF": ".tif", "WEBP": ".webp"}[fmt]
+    with Image.open(host_results / f"protected{ext}") as im:
+        assert im.format == fmt
+        assert im.size == (64, 64)
+        assert im.mode == ("RGB" if fmt == "JPEG" else "RGBA")
+
+
+def test_render_write_handler_animation(blender_ext: Path, host_results: Path) -> None:
+    eps = chk.model_epsilon("medium")
+    data = run_case(blender_ext, host_results, "animation", "PNG", "SIBLING")
+    reports = data["reports"]
+    assert [r["frame"] for r in reports] == [1, 2, 3]
+    assert all(r["error"] is None for r in reports), reports
+    for frame in (1, 2, 3):
+        original = host_results / "frames" / f"f_{frame:04d}.png"
+        protected = host_results / "frames" / f"f_{frame:04d}_protected.png"
+        assert original.is_file() and protected.is_file()
+        chk.assert_within_budget(chk.load(original), chk.load(protected), eps, name=protected.name)
+    assert len(list((host_results / "frames").iterdir())) == 6
+
+
+def test_render_write_handler_in_place(blender_ext: Path, host_results: Path) -> None:
+    data = run_case(blender_ext, host_results, "animation", "PNG", "IN_PLACE")
+    reports = data["reports"]
+    assert [(r["frame"], r["error"]) for r in reports] == [(1, None), (2, None), (3, None)]
+    assert all(r["output"] == r["source"] for r in reports)
+    assert sorted(p.name for p in (host_results / "frames").iterdir()) == [
+        "f_0001.png",
+        "f_0002.png",
+        "f_0003.png",
+    ]
+
+
+def test_render_write_handler_failure_does_not_stop_render(
+    blender_ext: Path, host_results: Path
+) -> None:
+    data = run_case(blender_ext, host_results, "animation", "OPEN_EXR", "SIBLING")
+    reports = data["reports"]
+    assert [r["frame"] for r in reports] == [1, 2, 3]
+    for r in reports:
+        assert r["output"] is None
+        assert "OpenEXR" in r["error"] and "left unprotected" in r["error"]
+    names = sorted(p.name for p in (host_results / "frames").iterdir())
+    assert names == ["f_0001.exr", "f_0002.exr", "f_0003.exr"]
+    assert data["stdout"].count("Fixative: frame") == 3
+
+
+def test_scene_toggle_off_overrides_preference(blender_ext: Path, host_results: Path) -> None:
+    data = run_case(blender_ext, host_results, "scene_off")
+    assert data["reports"] == []
+    assert sorted(p.name for p in (host_results / "off").iterdir()) == ["f_0001.png"]
+
+
+def test_bad_cases_give_clear_messages(blender_ext: Path, host_results: Path) -> None:
+    data = run_case(blender_ext, host_results, "bad")
+    for key, words in {
+        "exr": ["chosen.exr", "OpenEXR", "PNG, JPEG, TIFF or WebP"],
+        "hdr": ["chosen.hdr", "Radiance HDR"],
+        "unwritable": ["locked/protected.png"],
+        "nofolder": ["does not exist", "nope"],
+        "noimage": ["No Such Image"],
+    }.items():
+        call = data[key]
+        assert call["result"] is None, (key, call)
+        for word in words:
+            assert word in call["error"], (key, call["error"])
+    assert (
+        "ermission" in data["unwritable"]["error"] or "not writable" in data["unwritable"]["error"]
+    )
+    # Nothing written by the failures, and the render still saves afterwards.
+    names = {p.name for p in host_results.iterdir()}
+    assert "after.png" in names
+    assert not names & {"chosen.exr", "chosen.hdr", "nope", "x.png"}
+    assert not [n for n in names if n.startswith((".", "tmp"))], names
+    assert not list((host_results / "locked").iterdir())
+
+
+def test_missing_dependency(blender_ext: Path, host_results: Path) -> None:
+    data = run_case(blender_ext, host_results, "missing_dep")
+    assert data["loaded"] is True
+    error = data["call"]["error"]
+    assert data["call"]["result"] is None
+    assert "onnxruntime" in error and "Blender's Python" in error, error
+    assert not (host_results / "protected.png").exists()
+    reports = data["reports"]
+    assert [r["frame"] for r in reports] == [1, 2]
+    assert all("onnxruntime" in r["error"] for r in reports)
+    assert sorted(p.name for p in (host_results / "frames").iterdir()) == [
+        "f_0001.png",
+        "f_0002.png",
+    ]
