@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import png16
+from . import png16, tiff16
 from .declarations import DeclarationSettings
 from .errors import (
     FixativeError,
@@ -207,13 +207,9 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) ->
             "colour management, then protect the RGB file you publish"
         )
         raise UnsupportedImageError(msg)
-    if fmt == "TIFF":
-        bits = im.tag_v2.get(258, (8,))
-        bits = bits if isinstance(bits, tuple) else (bits,)
-        if im.mode in ("RGB", "RGBA") and max(bits) > 8:
-            msg = f"{path}: 16-bit colour TIFF is not supported (save it as 16-bit PNG instead)"
-            raise UnsupportedImageError(msg)
     orientation = im.tag_v2.get(274) if fmt == "TIFF" else None
+    if fmt == "TIFF" and tiff16.is_16bit_colour(im):
+        return _read_tiff16(data, im, path, orientation)
     try:
         im.load()
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
@@ -345,6 +341,23 @@ def _read_png16(data: bytes, path: Path, max_pixels: int) -> ImageFile:
     )
 
 
+def _read_tiff16(data: bytes, im: Any, path: Path, orientation: int | None) -> ImageFile:
+    """16-bit colour TIFF, decoded here since Pillow would keep only 8 bits (stored layout)."""
+    arr = tiff16.decode(data, im, str(path))
+    grey = arr.shape[2] == 2
+    xmp = im.info.get("xmp")
+    return ImageFile(
+        pixels=_grey_to_rgb(arr) if grey else arr,
+        format="TIFF",
+        mode={2: "LA;16", 3: "RGB;16", 4: "RGBA;16"}[arr.shape[2]],
+        grey=grey,
+        icc_profile=im.info.get("icc_profile") or None,
+        exif=_tiff_tags(im, path, orientation),
+        dpi=_dpi(im.info.get("dpi")),
+        xmp=xmp.encode("utf-8") if isinstance(xmp, str) else xmp,
+    )
+
+
 # --- writing ---
 
 
@@ -372,17 +385,15 @@ def _encode(
         arr = np.rint(arr * (65535.0 if fmt == "PNG" else 255.0)).astype(
             np.uint16 if fmt == "PNG" else np.uint8
         )
-    if arr.dtype == np.uint16 and (fmt in ("JPEG", "WEBP") or (fmt == "TIFF" and channels > 1)):
-        if fmt == "TIFF":
-            msg = "16-bit colour TIFF cannot be written; choose PNG to keep 16 bits"
-            raise UnsupportedImageError(msg)
+    if arr.dtype == np.uint16 and fmt in ("JPEG", "WEBP"):
         arr = np.rint(arr / 257.0).astype(np.uint8)  # 8-bit formats
-    if arr.dtype == np.uint16 and channels != 1:
-        if fmt != "PNG":
-            msg = f"16-bit colour cannot be written as {fmt}"
-            raise UnsupportedImageError(msg)
-        pm = png16.PngMeta(meta.icc_profile, meta.exif, meta.dpi, dict(meta.text), xmp)
-        buf.write(png16.encode(arr, pm))
+    if arr.dtype == np.uint16 and channels != 1:  # Pillow cannot write 16-bit colour
+        if fmt == "TIFF":
+            tags = _exif_tags(meta.exif)
+            buf.write(tiff16.encode(arr, tiff16.TiffMeta(meta.icc_profile, meta.dpi, xmp, tags)))
+        else:
+            pm = png16.PngMeta(meta.icc_profile, meta.exif, meta.dpi, dict(meta.text), xmp)
+            buf.write(png16.encode(arr, pm))
         return
     if channels == 1:
         im = image_mod.fromarray(arr[..., 0])  # L or I;16
@@ -437,14 +448,20 @@ def _encode(
             opts["compression"] = meta.compression
         opts.pop("exif", None)
         tiffinfo = {}
-        if meta.exif:
-            exif = image_mod.Exif()
-            exif.load(meta.exif)
-            tiffinfo.update({k: v for k, v in exif.items() if k not in _TIFF_LAYOUT_TAGS})
+        tiffinfo.update(_exif_tags(meta.exif))
         if xmp:
             tiffinfo[700] = xmp
         opts["tiffinfo"] = tiffinfo
     im.save(buf, format=fmt, **opts)
+
+
+def _exif_tags(exif: bytes | None) -> dict[int, Any]:
+    """IFD0 tags of EXIF bytes that can be copied into a TIFF (not layout, not pointers)."""
+    if not exif:
+        return {}
+    parsed = _pil().Exif()
+    parsed.load(exif)
+    return {k: v for k, v in parsed.items() if k not in _TIFF_LAYOUT_TAGS}
 
 
 # Tags that describe the pixel layout; Pillow writes its own, copying the source's would lie.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import functools
 import io
 import os
 import struct
@@ -38,7 +39,9 @@ def noise(h: int = 48, w: int = 64, mode: str = "RGB", seed: int = 0) -> Image.I
     return Image.fromarray(arr[..., 0] if channels == 1 else arr, mode)
 
 
+@functools.cache
 def srgb_icc() -> bytes:
+    """One sRGB profile per run: its header holds the creation time, so build it once."""
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
@@ -107,11 +110,11 @@ def _multipage_tiff(p: Path) -> None:
     frames[0].save(p, "TIFF", save_all=True, append_images=frames[1:])
 
 
-def _tiff16_rgb(p: Path) -> None:
-    """A hand-built 16-bit RGB TIFF (Pillow would silently read it as 8-bit)."""
+def _tiff16_lzw(p: Path) -> None:
+    """A 16-bit RGB TIFF header saying LZW (Pillow would silently read it as 8-bit)."""
     w, h = 4, 3
-    pixels = (np.arange(w * h * 3) * 1000).astype("<u2").tobytes()
-    tags = [(256, w), (257, h), (258, None), (259, 1), (262, 2), (273, None), (277, 3)]
+    pixels = b"\0" * (w * h * 6)
+    tags = [(256, w), (257, h), (258, None), (259, 5), (262, 2), (273, None), (277, 3)]
     tags += [(278, h), (279, len(pixels))]
     ifd_at, n = 8, len(tags)
     bps_at = ifd_at + 2 + n * 12 + 4
@@ -138,7 +141,7 @@ CORPUS = {
     "animated.gif": (_animated_gif, UnsupportedImageError, "GIF files are not supported"),
     "animated.webp": (_animated_webp, UnsupportedImageError, "animated"),
     "pages.tif": (_multipage_tiff, UnsupportedImageError, "multi-page"),
-    "deep.tif": (_tiff16_rgb, UnsupportedImageError, "16-bit colour TIFF"),
+    "lzw16.tif": (_tiff16_lzw, UnsupportedImageError, "16-bit colour TIFF with compression 5"),
     "folder.png": (lambda p: p.mkdir(), ImageReadError, "is a folder"),
     "bmp.png": (lambda p: noise().save(p, "BMP"), UnsupportedImageError, "BMP files"),
 }
@@ -467,10 +470,11 @@ def test_write_image_from_arrays(tmp_path: Path) -> None:
         write_image(tmp_path / "u.jpg", u8, fmt="jpeg", settings=DeclarationSettings())
     with pytest.raises(SettingsError, match="cannot write format 'bmp'"):
         write_image(tmp_path / "x.bmp", u8, fmt="bmp", settings=DeclarationSettings())
-    with pytest.raises(UnsupportedImageError, match="16-bit colour TIFF"):
-        deep = (f * 65535).astype(np.uint16)
-        write_image(tmp_path / "x.tif", deep, fmt="tiff", settings=DeclarationSettings())
-    assert not (tmp_path / "x.tif").exists()
+    deep = (f * 65535).astype(np.uint16)
+    write_image(tmp_path / "x.tif", deep, fmt="tiff", settings=DeclarationSettings(), dpi=(96, 96))
+    back = read_image(tmp_path / "x.tif")
+    assert back.pixels.dtype == np.uint16 and np.array_equal(back.pixels, deep)
+    assert back.xmp is not None and DECLARED in back.xmp
 
 
 def test_progressive_jpeg_stays_progressive(conv_model: Path, tmp_path: Path) -> None:
