@@ -13,6 +13,7 @@ import dataclasses
 import errno
 import os
 import tempfile
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -492,13 +493,22 @@ def _declare(
     return xmp_for(decl, existing, fmt=fmt, source=source)
 
 
+_UMASK: list[int] = []
+_UMASK_LOCK = threading.Lock()
+
+
 def _final_mode(dst: Path) -> int:
+    """An overwritten file keeps its mode; a new one gets what open() would give it."""
     try:
         return os.stat(dst).st_mode & 0o7777
     except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        pass
+    with _UMASK_LOCK:  # reading the umask means setting it: do it once, under a lock
+        if not _UMASK:
+            umask = os.umask(0o022)
+            os.umask(umask)
+            _UMASK.append(umask)
+    return 0o666 & ~_UMASK[0]
 
 
 def write_file(

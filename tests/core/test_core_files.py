@@ -491,3 +491,12 @@ def test_encoder_refusal_is_a_write_error(conv_model: Path, tmp_path: Path) -> N
     with pytest.raises(ImageWriteError, match=r"wide\.webp: cannot encode the image as WEBP"):
         protect_file(tmp_path / "wide.png", tmp_path / "wide.webp")
     assert snapshot(tmp_path) == before
+
+
+def test_new_output_gets_the_usual_permissions(conv_model: Path, tmp_path: Path) -> None:
+    """The temporary file is private (0600) while written; the result is not."""
+    noise().save(tmp_path / "a.png")
+    protect_file(tmp_path / "a.png", tmp_path / "b.png")
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert ((tmp_path / "b.png").stat().st_mode & 0o777) == 0o666 & ~umask
