@@ -146,8 +146,8 @@ def plan_outputs(args: argparse.Namespace) -> list[tuple[Path, Path]]:
     if args.output and len(inputs) != 1:
         msg = "-o/--output takes one input; use --out-dir for several"
         raise UsageError(msg)
-    if args.in_place and args.suffix is not None:
-        msg = "--suffix cannot be used with --in-place"
+    if (args.in_place or args.output) and args.suffix is not None:
+        msg = "--suffix cannot be used with --in-place or -o"
         raise UsageError(msg)
     if args.in_place and fmt is not None:
         msg = "--format cannot be used with --in-place (the file name would lie)"
