@@ -3,8 +3,9 @@
 Pillow reads these as 8-bit and cannot write them. Written here: strips compressed with
 Deflate (zlib), no predictor, little-endian, with ICC profile, resolution, XMP and the
 descriptive tags (orientation, description, artist, copyright...). Read: strips that are
-uncompressed or Deflate, with or without the horizontal predictor (what this module, GIMP's
-"Deflate" and most tools write); LZW, JPEG, tiled and planar files get a clear refusal.
+uncompressed, LZW, PackBits or Deflate, with or without the horizontal predictor (what this
+module, GIMP, Krita and most tools write); JPEG-compressed, tiled and planar files get a clear
+refusal.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 _DEFLATE = (8, 32946)
+_COMPRESSIONS = (1, 5, 32773, *_DEFLATE)  # none, LZW, PackBits, Deflate
 _STRIP_BYTES = 1 << 18
 # TIFF field types
 _SHORT, _LONG, _RATIONAL, _ASCII, _BYTE, _UNDEFINED = 3, 4, 5, 2, 1, 7
@@ -54,14 +56,14 @@ def decode(data: bytes, im: Any, source: str) -> np.ndarray:
 
     def refuse(why: str) -> UnsupportedImageError:
         return UnsupportedImageError(
-            f"{source}: 16-bit colour TIFF {why} is not supported; save it with Deflate (ZIP) "
-            "or no compression, or as a 16-bit PNG"
+            f"{source}: 16-bit colour TIFF {why} is not supported; save it with LZW, Deflate "
+            "(ZIP) or no compression, or as a 16-bit PNG"
         )
 
     if set(bits if isinstance(bits, tuple) else (bits,)) != {16}:
         raise refuse(f"with {bits} bits per sample")
-    if compression not in (1, *_DEFLATE):
-        raise refuse(f"with compression {compression} (e.g. LZW or JPEG)")
+    if compression not in _COMPRESSIONS:
+        raise refuse(f"with compression {compression} (e.g. JPEG)")
     if predictor not in (1, 2):
         raise refuse(f"with predictor {predictor}")
     if int(tags.get(284, 1)) != 1 or 322 in tags:
@@ -71,27 +73,81 @@ def decode(data: bytes, im: Any, source: str) -> np.ndarray:
     if spp in (2, 4) and int(_first(tags.get(338, 2))) == 1:
         raise refuse("with premultiplied alpha")
     offsets, counts = _tuple(tags.get(273)), _tuple(tags.get(279))
-    parts = []
+    strips = []
     for off, cnt in zip(offsets, counts, strict=True):
         chunk = data[off : off + cnt]
         if len(chunk) != cnt:
             msg = f"{source}: truncated TIFF (image data ends early)"
             raise ImageReadError(msg)
-        try:
-            parts.append(zlib.decompress(chunk) if compression != 1 else chunk)
-        except zlib.error as exc:
-            msg = f"{source}: corrupt TIFF image data ({exc})"
-            raise ImageReadError(msg) from exc
-    raw = b"".join(parts)
-    need = w * h * spp * 2
-    if len(raw) < need:
-        msg = f"{source}: truncated TIFF image data"
-        raise ImageReadError(msg)
-    order = "<" if data[:2] == b"II" else ">"
-    arr = np.frombuffer(raw, dtype=f"{order}u2", count=w * h * spp).reshape(h, w, spp)
-    if predictor == 2:
-        arr = np.cumsum(arr.astype(np.uint16), axis=1, dtype=np.uint16)
-    return arr.astype(np.uint16)
+        strips.append(chunk)
+    big = data[:2] == b"MM"
+    rows = int(tags.get(278, h))
+    try:
+        samples = _decompress(strips, w * spp, h, rows, compression, big)
+    except (OSError, ValueError, SyntaxError, zlib.error) as exc:
+        msg = f"{source}: corrupt or truncated TIFF image data ({exc})"
+        raise ImageReadError(msg) from None
+    arr = samples.reshape(h, w, spp)
+    if predictor == 2:  # horizontal differencing, per sample, wrapping at 16 bits
+        arr = np.cumsum(arr, axis=1, dtype=np.uint16)
+    return np.ascontiguousarray(arr, dtype=np.uint16)
+
+
+def _decompress(
+    strips: list[bytes], width: int, h: int, rows: int, compression: int, big: bool
+) -> np.ndarray:
+    """(h, width) uint16 samples as stored (before any predictor is undone)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    if compression in _DEFLATE or compression == 1:
+        raw = b"".join(zlib.decompress(s) if compression != 1 else s for s in strips)
+        if len(raw) < width * h * 2:
+            msg = "image data ends early"
+            raise ValueError(msg)
+        return np.frombuffer(raw, dtype=">u2" if big else "<u2", count=width * h).reshape(h, width)
+    # LZW and PackBits: let libtiff (inside Pillow) decompress the same strips, described as
+    # one-sample 16-bit grey of `width` samples per row and no predictor.
+    with Image.open(io.BytesIO(_grey_container(strips, width, h, rows, compression, big))) as im:
+        im.load()
+        return np.asarray(im).astype(np.uint16).reshape(h, width)
+
+
+def _grey_container(
+    strips: list[bytes], width: int, h: int, rows: int, compression: int, big: bool
+) -> bytes:
+    e = ">" if big else "<"
+    out = bytearray((b"MM\0*" if big else b"II*\0") + b"\0\0\0\0")
+    offsets = []
+    for s in strips:
+        offsets.append(len(out))
+        out += s + (b"\0" if len(s) % 2 else b"")
+    n = len(strips)
+    arrays = len(out)
+    out += struct.pack(f"{e}{n}I", *offsets) + struct.pack(f"{e}{n}I", *map(len, strips))
+
+    def entry(tag: int, kind: int, count: int, value: int) -> bytes:
+        if kind == _SHORT and count == 1:
+            return struct.pack(f"{e}HHIH", tag, kind, count, value) + b"\0\0"
+        return struct.pack(f"{e}HHII", tag, kind, count, value)
+
+    fields = [
+        entry(256, _LONG, 1, width),
+        entry(257, _LONG, 1, h),
+        entry(258, _SHORT, 1, 16),
+        entry(259, _SHORT, 1, compression),
+        entry(262, _SHORT, 1, 1),
+        entry(273, _LONG, n, arrays) if n > 1 else entry(273, _LONG, 1, offsets[0]),
+        entry(277, _SHORT, 1, 1),
+        entry(278, _LONG, 1, rows),
+        entry(279, _LONG, n, arrays + 4 * n) if n > 1 else entry(279, _LONG, 1, len(strips[0])),
+    ]
+    ifd = len(out)
+    out += struct.pack(f"{e}H", len(fields)) + b"".join(fields) + struct.pack(f"{e}I", 0)
+    out[4:8] = struct.pack(f"{e}I", ifd)
+    return bytes(out)
 
 
 def _first(value: Any) -> Any:

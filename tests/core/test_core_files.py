@@ -110,11 +110,11 @@ def _multipage_tiff(p: Path) -> None:
     frames[0].save(p, "TIFF", save_all=True, append_images=frames[1:])
 
 
-def _tiff16_lzw(p: Path) -> None:
-    """A 16-bit RGB TIFF header saying LZW (Pillow would silently read it as 8-bit)."""
+def _tiff16_jpeg(p: Path) -> None:
+    """A 16-bit RGB TIFF header saying JPEG compression, which Fixative cannot decode."""
     w, h = 4, 3
     pixels = b"\0" * (w * h * 6)
-    tags = [(256, w), (257, h), (258, None), (259, 5), (262, 2), (273, None), (277, 3)]
+    tags = [(256, w), (257, h), (258, None), (259, 7), (262, 2), (273, None), (277, 3)]
     tags += [(278, h), (279, len(pixels))]
     ifd_at, n = 8, len(tags)
     bps_at = ifd_at + 2 + n * 12 + 4
@@ -141,7 +141,7 @@ CORPUS = {
     "animated.gif": (_animated_gif, UnsupportedImageError, "GIF files are not supported"),
     "animated.webp": (_animated_webp, UnsupportedImageError, "animated"),
     "pages.tif": (_multipage_tiff, UnsupportedImageError, "multi-page"),
-    "lzw16.tif": (_tiff16_lzw, UnsupportedImageError, "16-bit colour TIFF with compression 5"),
+    "jpeg16.tif": (_tiff16_jpeg, UnsupportedImageError, "16-bit colour TIFF with compression 7"),
     "folder.png": (lambda p: p.mkdir(), ImageReadError, "is a folder"),
     "bmp.png": (lambda p: noise().save(p, "BMP"), UnsupportedImageError, "BMP files"),
 }

@@ -55,6 +55,60 @@ def hand_tiff(
     path.write_bytes(bytes(out))
 
 
+def libtiff_tiff(path: Path, arr: np.ndarray, compression: str) -> None:
+    """An RGB(A) 16-bit TIFF whose strips libtiff compressed: Pillow (libtiff) writes the same
+    sample bytes as one-sample grey, and the header is rewritten to say RGB."""
+    import io
+
+    h, w, c = arr.shape
+    buf = io.BytesIO()
+    Image.fromarray(arr.reshape(h, w * c)).save(buf, "TIFF", compression=compression)
+    grey = Image.open(io.BytesIO(buf.getvalue()))
+    data = buf.getvalue()
+    tags = grey.tag_v2
+    strips = [data[o : o + n] for o, n in zip(tags[273], tags[279], strict=True)]
+    rows = int(tags[278])
+    code = int(tags[259])
+    out = bytearray(b"II*\0\0\0\0\0")
+    offsets = []
+    for s in strips:
+        offsets.append(len(out))
+        out += s + (b"\0" if len(s) % 2 else b"")
+    n = len(strips)
+    at_off = len(out)
+    out += struct.pack(f"<{n}I", *offsets) + struct.pack(f"<{n}I", *map(len, strips))
+    at_bps = len(out)
+    out += struct.pack(f"<{c}H", *([16] * c))
+    fields = [
+        struct.pack("<HHII", 256, 4, 1, w),
+        struct.pack("<HHII", 257, 4, 1, h),
+        struct.pack("<HHII", 258, 3, c, at_bps),
+        struct.pack("<HHIHH", 259, 3, 1, code, 0),
+        struct.pack("<HHIHH", 262, 3, 1, 2, 0),
+        struct.pack("<HHII", 273, 4, n, at_off),
+        struct.pack("<HHIHH", 277, 3, 1, c, 0),
+        struct.pack("<HHII", 278, 4, 1, rows),
+        struct.pack("<HHII", 279, 4, n, at_off + 4 * n),
+    ]
+    if c == 4:
+        fields.append(struct.pack("<HHIHH", 338, 3, 1, 2, 0))
+    ifd = len(out)
+    out += struct.pack("<H", len(fields)) + b"".join(fields) + struct.pack("<I", 0)
+    out[4:8] = struct.pack("<I", ifd)
+    path.write_bytes(bytes(out))
+
+
+@pytest.mark.parametrize("compression", ["tiff_lzw", "packbits"])
+@pytest.mark.parametrize("channels", [3, 4])
+def test_lzw_and_packbits(tmp_path: Path, compression: str, channels: int) -> None:
+    arr = deep(300, 70, channels)
+    arr[100:200] = 4242  # something compressible, so several kinds of codes appear
+    libtiff_tiff(tmp_path / "a.tif", arr, compression)
+    assert len(Image.open(tmp_path / "a.tif").tag_v2[273]) > 1  # several strips
+    back = read_image(tmp_path / "a.tif")
+    assert back.pixels.dtype == np.uint16 and np.array_equal(back.pixels, arr)
+
+
 def deep(h: int, w: int, c: int, seed: int = 0) -> np.ndarray:
     return (np.random.default_rng(seed).random((h, w, c)) * 65535).astype(np.uint16)
 
