@@ -1,0 +1,252 @@
+"""The GIMP 3 plug-in in real GIMP 3.0 (gimp-console batch mode), through the hosts harness.
+
+Each test builds the plug-in with scripts/build_gimp_plugin.py, installs it into a fresh
+profile, runs tests/hosts/gimp_case.py inside GIMP and judges the written files and the JSON
+the case wrote (status and message of every operation), not GIMP's exit status alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import adapter_checks as chk
+import numpy as np
+import pytest
+from harness import ROOT_RESULTS, run_host
+
+sys.path.insert(0, str(chk.REPO / "scripts"))
+import build_gimp_plugin
+
+pytestmark = pytest.mark.hosts
+CASE = Path(__file__).with_name("gimp_case.py")
+PLUGIN_HOME = ".config/GIMP/3.0/plug-ins/fixative"
+
+
+@pytest.fixture(scope="module")
+def gimp_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_gimp_plugin.build(
+        tmp_path_factory.mktemp("gimp-build"),
+        chk.models_dir(),
+    )
+
+
+def run_gimp(results: Path, plugin: Path, images: list[dict], *, env=None, files=None) -> dict:
+    (results / "spec.json").write_text(json.dumps({"images": images}))
+    shutil.copy(CASE, results / "gimp_case.py")
+    proc = run_host(
+        [
+            "gimp-console-3.0",
+            "-i",
+            "--batch-interpreter",
+            "python-fu-eval",
+            "-b",
+            f'exec(open("{ROOT_RESULTS}/gimp_case.py").read())',
+            "--quit",
+        ],
+        timeout=400,
+        results=results,
+        env=env,
+        files={PLUGIN_HOME: plugin, **(files or {})},
+        home="gimp",
+    )
+    assert proc.returncode == 0, f"gimp-console failed ({proc.returncode}):\n{proc.stderr[-3000:]}"
+    out = json.loads((results / "gimp-result.json").read_text())
+    assert out["alive"], "GIMP stopped answering after the operations"
+    return out
+
+
+def layer(results: Path, name: str, pixels: np.ndarray, **extra) -> dict:
+    """Write `pixels` for the case to load as one layer (babl format matching the dtype)."""
+    path = results / f"{name}.raw"
+    path.write_bytes(np.ascontiguousarray(pixels).tobytes())
+    babl = {np.dtype(np.uint8): "R'G'B'A u8", np.dtype(np.uint16): "R'G'B'A u16"}[pixels.dtype]
+    h, w = pixels.shape[:2]
+    return {"raw": f"{ROOT_RESULTS}/{path.name}", "babl": babl, "width": w, "height": h, **extra}
+
+
+def image(
+    name: str, layers: list[dict], ops: list[dict], precision="U8_NON_LINEAR", **extra
+) -> dict:
+    return {
+        "name": name,
+        "width": layers[0]["width"],
+        "height": layers[0]["height"],
+        "precision": precision,
+        "layers": layers,
+        "ops": ops,
+        **extra,
+    }
+
+
+def save(key: str, path: str) -> dict:
+    return {"key": key, "op": "file_save", "path": f"{ROOT_RESULTS}/{path}"}
+
+
+def export_protected(key: str, path: str, **args) -> dict:
+    args = {"format": "png", "strength": "medium", "declarations": True, **args}
+    return {
+        "key": key,
+        "op": "procedure",
+        "procedure": "plug-in-fixative-export-protected",
+        "args": {"path": f"{ROOT_RESULTS}/{path}", **args},
+    }
+
+
+def standard_ops(name: str) -> list[dict]:
+    return [
+        save("plain_png", f"{name}-plain.png"),
+        save("plain_jpg", f"{name}-plain.jpg"),
+        save("protected_png", f"{name}.fixative-png"),
+        save("protected_jpg", f"{name}.fixative-jpg"),
+        export_protected("procedure_png", f"{name}-procedure.png"),
+    ]
+
+
+def assert_all_ok(record: dict, layers: int) -> None:
+    for key, op in record.items():
+        assert op.get("ok"), f"{key} failed: {op}"
+        assert op["layers_after"] == layers, f"{key}: the image's layers changed"
+
+
+def test_gimp_protected_png_and_jpeg_exports(rootfs, host_results: Path, gimp_plugin: Path) -> None:
+    res = host_results
+    eps = chk.model_epsilon("medium")
+    rgba8 = chk.picture()
+    rgba16 = chk.to_u16(rgba8)
+    top = chk.picture((120, 90))
+    top[..., 3] = 255
+    images = [
+        image("rgba8", [layer(res, "rgba8", rgba8)], standard_ops("rgba8")),
+        image(
+            "rgba16",
+            [layer(res, "rgba16", rgba16)],
+            standard_ops("rgba16"),
+            precision="U16_NON_LINEAR",
+        ),
+        image(
+            "layers",
+            [
+                layer(res, "bottom", rgba8),
+                layer(res, "top", np.flipud(top).copy(), x=60, y=40, opacity=60.0),
+            ],
+            standard_ops("layers"),
+        ),
+    ]
+    out = run_gimp(res, gimp_plugin, images)
+    figures = {}
+    for name, layers in (("rgba8", 1), ("rgba16", 1), ("layers", 2)):
+        assert_all_ok(out["images"][name], layers)
+        plain = chk.load(res / f"{name}-plain.png")
+        for key in ("fixative-png", "-procedure.png"):
+            path = res / (f"{name}.{key}" if key.startswith("fixative") else f"{name}{key}")
+            protected = chk.load(path)
+            chk.assert_within_budget(plain, protected, eps, name=path.name)
+            chk.assert_declared(path)
+            figures[path.name] = chk.measure(plain, protected, eps)
+        # Export As and Export Protected... flatten the same way and protect the same pixels.
+        a, b = chk.load(res / f"{name}.fixative-png"), chk.load(res / f"{name}-procedure.png")
+        visible = a[..., 3] > 0
+        assert np.array_equal(a[visible], b[visible]), f"{name}: the two protected PNGs differ"
+        # JPEG: no alpha (GIMP flattens), 8-bit, declared, close to GIMP's own JPEG. (Its
+        # protection is measured on the PNGs: two JPEG encoders differ by more than eps.)
+        plain_jpg = chk.load(res / f"{name}-plain.jpg")
+        jpg_path = res / f"{name}.fixative-jpg"
+        protected_jpg = chk.load(jpg_path)
+        assert protected_jpg.shape == plain_jpg.shape == (*plain.shape[:2], 3)
+        chk.assert_declared(jpg_path)
+        assert chk.psnr(plain_jpg, protected_jpg) > 30, f"{jpg_path.name} differs too much"
+    assert chk.load(res / "rgba16.fixative-png").dtype == np.uint16, "16-bit precision was lost"
+    (res / "figures.json").write_text(json.dumps(figures, indent=1))
+    chk.assert_measurable(figures)
+
+
+def test_gimp_bad_cases_leave_clear_errors(rootfs, host_results: Path, gimp_plugin: Path) -> None:
+    res = host_results
+    pixels = chk.picture((64, 64), alpha=True)
+    locked = res / "locked"
+    locked.mkdir()
+    os.chown(locked, 1000, 1000)
+    locked.chmod(0o555)
+    images = [
+        image(
+            "indexed",
+            [layer(res, "indexed", pixels)],
+            [
+                save("export", "indexed.fixative-png"),
+                export_protected("procedure", "indexed-procedure.png"),
+            ],
+            indexed=True,
+        ),
+        image(
+            "unwritable",
+            [layer(res, "unwritable", pixels)],
+            [
+                save("export", "locked/x.fixative-png"),
+                export_protected("procedure", "locked/y.png"),
+            ],
+        ),
+    ]
+    out = run_gimp(res, gimp_plugin, images)
+    for key in ("export", "procedure"):
+        op = out["images"]["indexed"][key]
+        assert not op["ok"] and "indexed" in op["error"], op
+        assert op["base_type_after"] == "indexed", "the image itself was converted"
+        op = out["images"]["unwritable"][key]
+        assert not op["ok"] and "locked" in op["error"] and "permission denied" in op["error"], op
+    assert (
+        not (res / "indexed.fixative-png").exists() and not (res / "indexed-procedure.png").exists()
+    )
+    assert list(locked.iterdir()) == [], "a partial file was left behind"
+
+
+def test_gimp_missing_dependency_then_external_python(
+    rootfs, host_results: Path, gimp_plugin: Path
+) -> None:
+    """onnxruntime hidden from GIMP's Python: a clear error; with an external Python set,
+    the same file as in process."""
+    res = host_results
+    pixels = chk.picture((96, 80), alpha=True)
+    normal = res / "normal"
+    normal.mkdir()
+    os.chown(normal, 1000, 1000)
+    run_gimp(
+        normal,
+        gimp_plugin,
+        [image("in", [layer(normal, "in", pixels)], [export_protected("procedure", "in.png")])],
+    )
+    hidden = {
+        "/tmp/hide/onnxruntime/__init__.py": "raise ImportError('onnxruntime hidden by the test')\n"
+    }
+    out = run_gimp(
+        res,
+        gimp_plugin,
+        [
+            image(
+                "out",
+                [layer(res, "out", pixels)],
+                [
+                    save("no_python", "missing.fixative-png"),
+                    export_protected(
+                        "external", "external.png", **{"external-python": "/usr/bin/python3"}
+                    ),
+                ],
+            )
+        ],
+        env={"PYTHONPATH": "/tmp/hide"},
+        files=hidden,
+    )
+    failed = out["images"]["out"]["no_python"]
+    assert (
+        not failed["ok"]
+        and "onnxruntime" in failed["error"]
+        and "external Python" in failed["error"]
+    ), failed
+    assert not (res / "missing.fixative-png").exists()
+    assert out["images"]["out"]["external"]["ok"], out["images"]["out"]["external"]
+    in_process, external = chk.load(normal / "in.png"), chk.load(res / "external.png")
+    assert np.array_equal(in_process, external), "the external Python gave different pixels"
+    chk.assert_declared(res / "external.png")

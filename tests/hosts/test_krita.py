@@ -1,0 +1,295 @@
+"""The Krita plug-in in real Krita 5.2, through the hosts harness.
+
+The zip from scripts/build_krita_plugin.py is installed with Krita's own importer into a
+fresh profile and enabled; Krita then runs in its full GUI under Xvfb (plug-ins load only
+there), where a small driver plug-in (tests/hosts/krita_driver) opens the test documents,
+writes Fixative's settings and triggers its actions in non-interactive mode. The tests judge
+the written files and the JSON the driver and the plug-in wrote, since Krita's exit status
+says nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import adapter_checks as chk
+import numpy as np
+import pytest
+from harness import ROOT_RESULTS, run_host
+from PIL import Image, ImageCms
+
+sys.path.insert(0, str(chk.REPO / "scripts"))
+import build_krita_plugin
+
+pytestmark = pytest.mark.hosts
+HERE = Path(__file__).resolve().parent
+RESOURCES = ".local/share/krita"
+XVFB_KRITA = 'xvfb-run -a -s "-screen 0 1280x1024x24 -nolisten tcp" krita --nosplash'
+CLAY_ICC = chk.root_file("usr/share/color/icc/krita/ClayRGB-elle-V2-g22.icc")
+
+
+@pytest.fixture(scope="module")
+def krita_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_krita_plugin.build(tmp_path_factory.mktemp("krita-build"), chk.models_dir())
+
+
+@pytest.fixture(scope="module")
+def krita_home(rootfs, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A HOME in which Krita's GUI has started once (its resource database is built on the
+    first start, minutes on a busy machine); later runs start from a copy of it."""
+    results = tmp_path_factory.mktemp("krita-warm")
+    (results / "krita-spec.json").write_text(json.dumps({"documents": [], "steps": []}))
+    gui = (
+        f"{XVFB_KRITA} > {ROOT_RESULTS}/krita-stdout.txt 2>&1; "
+        f'mkdir -p {ROOT_RESULTS}/home && cp -a "$HOME/." {ROOT_RESULTS}/home/'
+    )
+    proc = run_host(
+        ["sh", "-c", gui],
+        timeout=600,
+        results=results,
+        env={"QT_QPA_PLATFORM": "xcb"},
+        files={
+            ".config/kritarc": "[python]\nenable_fixative_test_driver=true\n",
+            f"{RESOURCES}/pykrita": HERE / "krita_driver",
+        },
+        home="krita",
+    )
+    assert (results / "krita-result.json").exists(), f"Krita did not start ({proc.returncode})"
+    home = results / "home"
+    (home / ".config" / "kritarc").unlink(missing_ok=True)
+    return home
+
+
+def _install_and(command: str) -> list[str]:
+    """Shell: install the zip with Krita's importer into the profile, then run `command`."""
+    install = (
+        f"python3 {ROOT_RESULTS}/krita_install.py {ROOT_RESULTS}/fixative-krita.zip "
+        f'"$HOME/{RESOURCES}" > {ROOT_RESULTS}/installed.json'
+    )
+    return ["sh", "-c", f'mkdir -p "$HOME/{RESOURCES}" && {install} && {command}']
+
+
+def run_krita(
+    results: Path, setup: tuple[Path, Path], documents: list[dict], steps: list[dict], env=None
+):
+    krita_zip, krita_home = setup
+    (results / "krita-spec.json").write_text(json.dumps({"documents": documents, "steps": steps}))
+    (results / "fixative-krita.zip").write_bytes(krita_zip.read_bytes())
+    (results / "krita_install.py").write_text((HERE / "krita_install.py").read_text())
+    kritarc = "[python]\nenable_fixative_krita=true\nenable_fixative_test_driver=true\n"
+    gui = f"{XVFB_KRITA} > {ROOT_RESULTS}/krita-stdout.txt 2>&1"
+    proc = run_host(
+        _install_and(gui),
+        timeout=400,
+        results=results,
+        env={
+            "QT_QPA_PLATFORM": "xcb",
+            "FIXATIVE_KRITA_NONINTERACTIVE": "1",
+            "FIXATIVE_KRITA_LOG": f"{ROOT_RESULTS}/fixative-log.jsonl",
+            **(env or {}),
+        },
+        files={
+            ".": krita_home,
+            ".config/kritarc": kritarc,
+            f"{RESOURCES}/pykrita": HERE / "krita_driver",
+            **(
+                {"/tmp/hide/onnxruntime/__init__.py": HIDDEN} if env and "PYTHONPATH" in env else {}
+            ),
+        },
+        home="krita",
+    )
+    result_path = results / "krita-result.json"
+    assert result_path.exists(), (
+        f"the driver wrote no result (exit {proc.returncode}):\n"
+        + (results / "krita-stdout.txt").read_text(errors="replace")[-3000:]
+    )
+    result = json.loads(result_path.read_text())
+    assert "exception" not in result, result["exception"]
+    assert result["alive"], "Krita lost its window or documents"
+    return {step["name"]: step for step in result["steps"]}, result
+
+
+HIDDEN = "raise ImportError('onnxruntime hidden by the test')\n"
+
+
+def export_step(name: str, doc: str, output: str, **settings) -> dict:
+    values = {
+        "output_path": f"{ROOT_RESULTS}/{output}",
+        "fmt": "png",
+        "strength": "medium",
+        "declarations": True,
+        "png_alpha": True,
+        "jpeg_quality": 90,
+        "external_python": "",
+        **settings,
+    }
+    return {"name": name, "doc": doc, "action": "fixative_export_protected", "settings": values}
+
+
+def ok_entry(step: dict) -> dict:
+    assert step["activated"], f"{step['name']}: the driver could not activate the document"
+    entries = step["log"]
+    assert len(entries) == 1 and entries[0]["kind"] == "ok", f"{step['name']}: {entries}"
+    assert step["pixels_unchanged"] and not step["modified_after"], (
+        f"{step['name']}: document changed"
+    )
+    return entries[0]
+
+
+def error_message(step: dict) -> str:
+    assert step["activated"], f"{step['name']}: the driver could not activate the document"
+    entries = step["log"]
+    assert len(entries) == 1 and entries[0]["kind"] == "error", f"{step['name']}: {entries}"
+    assert step["pixels_unchanged"] and not step["modified_after"], (
+        f"{step['name']}: document changed"
+    )
+    return entries[0]["message"]
+
+
+def write_sources(results: Path) -> dict[str, np.ndarray]:
+    rgba8 = chk.picture()
+    rgba16 = chk.to_u16(rgba8)
+    clay = chk.picture(alpha=False)
+    Image.fromarray(rgba8, "RGBA").save(results / "rgba8.png")
+    chk.write_png16(results / "rgba16.png", rgba16)
+    Image.fromarray(clay, "RGB").save(results / "clay.png", icc_profile=CLAY_ICC.read_bytes())
+    return {"rgba8": rgba8, "rgba16": rgba16, "clay": clay}
+
+
+def test_krita_zip_matches_krita_importer(rootfs, host_results: Path, krita_zip: Path) -> None:
+    """Krita's own importer finds the plug-in, its action file, and the vendored core and model."""
+    (host_results / "fixative-krita.zip").write_bytes(krita_zip.read_bytes())
+    (host_results / "krita_install.py").write_text((HERE / "krita_install.py").read_text())
+    proc = run_host(
+        _install_and(f'cd "$HOME/{RESOURCES}" && find . -type f | sort > {ROOT_RESULTS}/tree.txt'),
+        timeout=120,
+        results=host_results,
+    )
+    assert proc.returncode == 0, proc.stderr
+    installed = json.loads((host_results / "installed.json").read_text())
+    assert [p["name"] for p in installed] == ["fixative_krita"]
+    assert (
+        installed[0]["module"] == "fixative_krita/"
+        and installed[0]["action"] == "fixative_krita.action"
+    )
+    tree = set((host_results / "tree.txt").read_text().split())
+    model = json.loads((chk.models_dir() / "manifest.json").read_text())["default"]
+    for path in (
+        "./pykrita/fixative_krita.desktop",
+        "./pykrita/fixative_krita/__init__.py",
+        "./pykrita/fixative_krita/Manual.html",
+        "./pykrita/fixative_krita/lib/fixative/__init__.py",
+        "./pykrita/fixative_krita/lib/fixative_host/runner.py",
+        "./pykrita/fixative_krita/lib/fixative/models/manifest.json",
+        f"./pykrita/fixative_krita/lib/fixative/models/{model}",
+        "./actions/fixative_krita.action",
+    ):
+        assert path in tree, f"{path} missing after Krita's importer ran"
+
+
+def test_krita_export_protected(
+    rootfs, host_results: Path, krita_zip: Path, krita_home: Path
+) -> None:
+    res = host_results
+    eps = chk.model_epsilon("medium")
+    sources = write_sources(res)
+    (res / "all").mkdir()
+    os.chown(res / "all", 1000, 1000)
+    documents = [{"key": key, "path": f"{ROOT_RESULTS}/{key}.png"} for key in sources]
+    steps = [
+        export_step("rgba8", "rgba8", "rgba8-protected.png"),
+        export_step("rgba16", "rgba16", "rgba16-protected.png"),
+        export_step("clay", "clay", "clay-protected.png"),
+        export_step("jpeg", "rgba8", "rgba8-protected.jpg", fmt="jpeg"),
+        {
+            "name": "all",
+            "doc": "rgba8",
+            "action": "fixative_export_all_protected",
+            "settings": {"output_dir": f"{ROOT_RESULTS}/all", "fmt": "png"},
+        },
+    ]
+    steps_done, result = run_krita(res, (krita_zip, krita_home), documents, steps)
+    assert {"fixative_export_protected", "fixative_export_all_protected"} <= set(
+        result["file_menu"]
+    )
+    assert result["documents"]["rgba16"]["depth"] == "U16"
+    figures = {}
+    for key, reference in sources.items():
+        ok_entry(steps_done[key])
+        path = res / f"{key}-protected.png"
+        protected = chk.load(path)
+        chk.assert_within_budget(reference, protected, eps, name=path.name)
+        chk.assert_declared(path)
+        figures[path.name] = chk.measure(reference, protected, eps)
+    # A non-sRGB document keeps its profile: the written file embeds ClayRGB, pixels unconverted.
+    with Image.open(res / "clay-protected.png") as im:
+        icc = im.info.get("icc_profile")
+    assert icc, "clay-protected.png has no ICC profile"
+    description = ImageCms.getProfileDescription(
+        ImageCms.ImageCmsProfile(__import__("io").BytesIO(icc))
+    )
+    assert "ClayRGB" in description, description
+    # JPEG: flattened onto white (no alpha), declared, measurably protected.
+    ok_entry(steps_done["jpeg"])
+    jpg = chk.load(res / "rgba8-protected.jpg")
+    assert jpg.shape == (*sources["rgba8"].shape[:2], 3)
+    chk.assert_declared(res / "rgba8-protected.jpg")
+    # Export All: one protected file per open document, same pixels as the single exports.
+    assert len(steps_done["all"]["log"]) == len(sources)
+    assert all(entry["kind"] == "ok" for entry in steps_done["all"]["log"])
+    for key in sources:
+        assert np.array_equal(
+            chk.load(res / "all" / f"{key}-protected.png"), chk.load(res / f"{key}-protected.png")
+        )
+    (res / "figures.json").write_text(json.dumps(figures, indent=1))
+    chk.assert_measurable(figures)
+
+
+def test_krita_bad_cases_then_external_python(
+    rootfs, host_results: Path, krita_zip: Path, krita_home: Path
+) -> None:
+    """Unwritable folder, float depth, missing onnxruntime: a message each, Krita keeps going;
+    with an external Python set, the same file as in process."""
+    res = host_results
+    write_sources(res)
+    for name in ("locked", "normal", "hidden"):
+        (res / name).mkdir()
+        os.chown(res / name, 1000, 1000)
+    (res / "locked").chmod(0o555)
+    documents = [
+        {"key": "rgba8", "path": f"{ROOT_RESULTS}/rgba8.png"},
+        {"key": "float", "create": [64, 48, "RGBA", "F32"]},
+    ]
+    steps = [
+        export_step("unwritable", "rgba8", "locked/x.png"),
+        export_step("float", "float", "float.png"),
+        export_step("after", "rgba8", "normal/in-process.png"),
+    ]
+    done, _ = run_krita(res, (krita_zip, krita_home), documents, steps)
+    message = error_message(done["unwritable"])
+    assert "locked/x.png" in message and "permission denied" in message, message
+    assert list((res / "locked").iterdir()) == []
+    message = error_message(done["float"])
+    assert "F32" in message and "not supported" in message, message
+    assert not (res / "float.png").exists()
+    ok_entry(done["after"])
+
+    hidden = res / "hidden"
+    (hidden / "rgba8.png").write_bytes((res / "rgba8.png").read_bytes())
+    steps = [
+        export_step("missing", "rgba8", "missing.png"),
+        export_step("external", "rgba8", "external.png", external_python="/usr/bin/python3"),
+    ]
+    done, _ = run_krita(
+        hidden, (krita_zip, krita_home), documents[:1], steps, env={"PYTHONPATH": "/tmp/hide"}
+    )
+    message = error_message(done["missing"])
+    assert "onnxruntime" in message and "external Python" in message, message
+    assert not (hidden / "missing.png").exists()
+    ok_entry(done["external"])
+    assert np.array_equal(
+        chk.load(hidden / "external.png"), chk.load(res / "normal" / "in-process.png")
+    )
