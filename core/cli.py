@@ -338,6 +338,10 @@ def cmd_info(args: argparse.Namespace) -> int:
         info["providers"] = available
         info["device"] = args.device
         info["chosen_provider"] = model_mod.choose_providers(args.device, available)[0]
+        if "error" not in info["model"]:
+            # What a session really runs on (onnxruntime may fall back, e.g. without a driver).
+            session = model_mod.get_model(args.model, args.device)
+            info["chosen_provider"] = session.provider
     except FixativeError as exc:
         info["providers_error"] = str(exc)
         status = 1
