@@ -1,8 +1,8 @@
 """16-bit colour PNG (RGB, RGBA, grey+alpha) reading and writing.
 
 Pillow reduces these to 8 bits on open and cannot write them, so Fixative would otherwise lose
-the precision the issue promises to keep. Only what is needed: non-interlaced 16-bit colour
-types 2, 4 and 6; ICC, EXIF, pHYs (DPI), text and XMP chunks are read and written.
+the precision it promises to keep. Only what is needed: 16-bit colour types 2, 4 and 6,
+interlaced or not, are read; ICC, EXIF, pHYs (DPI), text and XMP chunks are read and written.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .errors import ImageReadError, UnsupportedImageError
+from .errors import ImageReadError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -21,6 +21,16 @@ SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}
 XMP_KEY = "XML:com.adobe.xmp"
 _METRE_PER_INCH = 0.0254
+# Adam7 passes: (x start, y start, x step, y step)
+_ADAM7 = (
+    (0, 0, 8, 8),
+    (4, 0, 8, 8),
+    (0, 4, 4, 8),
+    (2, 0, 4, 4),
+    (0, 2, 2, 4),
+    (1, 0, 2, 2),
+    (0, 1, 1, 2),
+)
 
 
 @dataclass
@@ -157,23 +167,32 @@ def decode(data: bytes, source: str) -> tuple[np.ndarray, PngMeta]:
 
     chunks = _chunks(data, source)
     w, h, _depth, colour, _comp, _filter, interlace = struct.unpack(">IIBBBBB", chunks[0][1])
-    if interlace:
-        msg = f"{source}: interlaced 16-bit PNG is not supported; re-save it without interlacing"
-        raise UnsupportedImageError(msg)
     channels = _CHANNELS[colour]
     bpp = channels * 2
     idat = b"".join(body for kind, body in chunks if kind == b"IDAT")
+    passes = _ADAM7 if interlace else ((0, 0, 1, 1),)
+    sizes = [(-(-(h - y0) // dy), -(-(w - x0) // dx)) for x0, y0, dx, dy in passes]
+    sizes = [(ph, pw) if ph > 0 and pw > 0 else (0, 0) for ph, pw in sizes]
+    need = sum(ph * (1 + pw * bpp) for ph, pw in sizes)
     try:
-        raw = zlib.decompressobj().decompress(idat, h * (1 + w * bpp) + 1)
+        raw = zlib.decompressobj().decompress(idat, need + 1)
     except zlib.error as exc:
         msg = f"{source}: corrupt PNG image data ({exc})"
         raise ImageReadError(msg) from exc
-    if len(raw) < h * (1 + w * bpp):
+    if len(raw) < need:
         msg = f"{source}: truncated PNG image data"
         raise ImageReadError(msg)
-    rows = np.frombuffer(raw, dtype=np.uint8, count=h * (1 + w * bpp)).reshape(h, 1 + w * bpp)
-    pixels = _unfilter(rows, h, w, bpp, source)
-    arr = pixels.reshape(h, w * bpp).view(">u2").reshape(h, w, channels).astype(np.uint16)
+    buf = np.frombuffer(raw, dtype=np.uint8, count=need)
+    arr = np.empty((h, w, channels), dtype=np.uint16)
+    pos = 0
+    for (x0, y0, dx, dy), (ph, pw) in zip(passes, sizes, strict=True):
+        if ph == 0:
+            continue
+        rows = buf[pos : pos + ph * (1 + pw * bpp)].reshape(ph, 1 + pw * bpp)
+        pos += rows.size
+        pixels = _unfilter(rows, ph, pw, bpp, source)
+        sub = pixels.reshape(ph, pw * bpp).view(">u2").reshape(ph, pw, channels)
+        arr[y0::dy, x0::dx] = sub
     return arr, _meta_from(chunks)
 
 

@@ -7,7 +7,7 @@ import zlib
 
 import numpy as np
 import pytest
-from fixative import ImageReadError, UnsupportedImageError, png16
+from fixative import ImageReadError, png16
 
 
 def _paeth(a: int, b: int, c: int) -> int:
@@ -18,8 +18,8 @@ def _paeth(a: int, b: int, c: int) -> int:
     return b if pb <= pc else c
 
 
-def reference_png(arr: np.ndarray, filters: list[int], interlace: int = 0) -> bytes:
-    """Encode with the given filter type per row, byte by byte as the PNG spec describes."""
+def _filtered(arr: np.ndarray, filters: list[int]) -> bytes:
+    """Rows of `arr` filtered with the given type per row, byte by byte as the PNG spec says."""
     h, w, c = arr.shape
     bpp = 2 * c
     rows = arr.astype(">u2").reshape(h, w * c).view(np.uint8).reshape(h, w * bpp)
@@ -27,7 +27,7 @@ def reference_png(arr: np.ndarray, filters: list[int], interlace: int = 0) -> by
     prev = [0] * (w * bpp)
     for y in range(h):
         row = [int(v) for v in rows[y]]
-        t = filters[y]
+        t = filters[y % len(filters)]
         out.append(t)
         for i, x in enumerate(row):
             a = row[i - bpp] if i >= bpp else 0
@@ -36,18 +36,34 @@ def reference_png(arr: np.ndarray, filters: list[int], interlace: int = 0) -> by
             pred = [0, a, b, (a + b) // 2, _paeth(a, b, cc)][t]
             out.append((x - pred) % 256)
         prev = row
+    return bytes(out)
 
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+ADAM7 = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2)]
+ADAM7 += [(0, 1, 1, 2)]
+
+
+def reference_png(arr: np.ndarray, filters: list[int], interlace: int = 0) -> bytes:
+    h, w, c = arr.shape
+    if interlace:
+        body = b"".join(
+            _filtered(arr[y0::dy, x0::dx], filters)
+            for x0, y0, dx, dy in ADAM7
+            if arr[y0::dy, x0::dx].size
         )
+    else:
+        body = _filtered(arr, filters)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
 
     colour = {2: 4, 3: 2, 4: 6}[c]
     ihdr = struct.pack(">IIBBBBB", w, h, 16, colour, 0, 0, interlace)
     return (
         png16.SIGNATURE
         + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(bytes(out)))
+        + chunk(b"IDAT", zlib.compress(body))
         + chunk(b"IEND", b"")
     )
 
@@ -96,7 +112,14 @@ def test_pillow_reads_our_16_bit_output_as_png() -> None:
     assert np.asarray(im)[0, 0, 0] == 0x12
 
 
-def test_corrupt_truncated_and_interlaced_are_refused() -> None:
+@pytest.mark.parametrize(("h", "w"), [(23, 17), (1, 1), (3, 9), (9, 2)])
+def test_decodes_interlaced(h: int, w: int) -> None:
+    arr = (np.random.default_rng(h * w).random((h, w, 4)) * 65535).astype(np.uint16)
+    decoded, _ = png16.decode(reference_png(arr, [4, 1, 0, 3, 2], interlace=1), "adam7.png")
+    assert np.array_equal(decoded, arr)
+
+
+def test_corrupt_and_truncated_are_refused() -> None:
     arr = np.zeros((4, 4, 3), np.uint16)
     data = reference_png(arr, [0, 0, 0, 0])
     with pytest.raises(ImageReadError, match="truncated"):
@@ -105,5 +128,3 @@ def test_corrupt_truncated_and_interlaced_are_refused() -> None:
     bad[40] ^= 0xFF
     with pytest.raises(ImageReadError, match=r"cut\.png|checksum|corrupt"):
         png16.decode(bytes(bad), "cut.png")
-    with pytest.raises(UnsupportedImageError, match="interlaced"):
-        png16.decode(reference_png(arr, [0] * 4, interlace=1), "i.png")
