@@ -187,3 +187,18 @@ def test_memory_stays_bounded(make_model: ModelFactory) -> None:
         tracemalloc.stop()
     extra = peak - out.nbytes
     assert extra < 2 * img.nbytes, f"{extra / 1e6:.1f} MB beyond the output"
+
+
+def test_views_and_copies_give_the_same_result(make_model: ModelFactory) -> None:
+    """Hosts hand over views (bottom-up rows, channel slices); strides must not matter."""
+    model = get_model(make_model(), "cpu", None)
+    base = _image(70, 90, 4, np.uint8)
+    view = base[::-1]  # what a bottom-up host buffer flipped without copying looks like
+    a, _ = protect_with(view, model, "medium")
+    b, _ = protect_with(np.ascontiguousarray(view), model, "medium")
+    assert np.array_equal(a, b)
+    wide = np.zeros((70, 90, 5), np.uint8)
+    wide[..., :4] = base
+    c, _ = protect_with(wide[..., :4], model, "medium")  # non-contiguous channel slice
+    d, _ = protect_with(base, model, "medium")
+    assert np.array_equal(c, d)
