@@ -84,3 +84,26 @@ def test_shipped_model_tiles_without_seams() -> None:
     diff = np.abs(tiled.astype(int) - whole.astype(int))
     assert diff.max() <= 1 and np.mean(diff > 0) < 1e-3
     assert np.array_equal(tiled[..., 3], img[..., 3]) and np.array_equal(tiled[:50], img[:50])
+
+
+def test_tampered_copy_of_the_shipped_model_is_refused(tmp_path: Path, manifest: dict) -> None:
+    import shutil
+
+    folder = tmp_path / "models"
+    shutil.copytree(ROOT / "models", folder, ignore=shutil.ignore_patterns("__pycache__"))
+    model = folder / manifest["default"]
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one bit, somewhere in the weights
+    model.write_bytes(bytes(data))
+    env = {**os.environ, "FIXATIVE_MODEL": str(folder)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "fixative", "protect", str(SAMPLE), "-o", str(tmp_path / "x.png")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "damaged or was modified" in proc.stderr and str(model) in proc.stderr
+    assert not (tmp_path / "x.png").exists()
