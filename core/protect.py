@@ -101,6 +101,18 @@ def plan(height: int, width: int, model: Model, tile: int = TILE) -> tuple[_Axis
     )
 
 
+def _gather(pixels: np.ndarray, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+    """RGB of padded rows y0..y1 and columns x0..x1 (reflected past the edges)."""
+    import numpy as np
+
+    h, w = pixels.shape[:2]
+    if y1 <= h and x1 <= w:  # interior tiles: a plain view, no index arrays
+        return pixels[y0:y1, x0:x1, :3]
+    rows = _reflect_index(y0, y1, h) if y1 > h else np.arange(y0, y1)
+    cols = _reflect_index(x0, x1, w) if x1 > w else np.arange(x0, x1)
+    return pixels[np.ix_(rows, cols)][..., :3]
+
+
 def compute_delta_rows(
     pixels: np.ndarray,
     model: Model,
@@ -111,7 +123,8 @@ def compute_delta_rows(
 ) -> Iterator[tuple[int, int, np.ndarray]]:
     """Yield (row_start, row_stop, delta) bands covering the image top to bottom.
 
-    `delta` is float32 (rows, W, 3), the blended unit perturbation for those rows.
+    `delta` is float32 (3, rows, W): the blended unit perturbation for those rows, channels
+    first like the model's output, so that blending tiles in is contiguous memory work.
     """
     import numpy as np
 
@@ -123,32 +136,34 @@ def compute_delta_rows(
     pending: np.ndarray | None = None  # weighted rows of the previous band not yet final
     for i, y0 in enumerate(ax_y.starts):
         y1 = y0 + ax_y.size
-        rows = _reflect_index(y0, y1, h)
-        band = np.zeros((ax_y.size, w, 3), dtype=np.float32)
+        band = np.zeros((3, ax_y.size, w), dtype=np.float32)
         for j, x0 in enumerate(ax_x.starts):
             if cancel is not None and cancel():
-                raise Cancelled("protection cancelled")
-            cols = _reflect_index(x0, x0 + ax_x.size, w)
-            src = pixels[np.ix_(rows, cols, np.arange(3))].astype(np.float32)
+                msg = "protection cancelled"
+                raise Cancelled(msg)
+            src = _gather(pixels, y0, y1, x0, x0 + ax_x.size)
+            batch = np.empty((1, 3, ax_y.size, ax_x.size), dtype=np.float32)
+            batch[0] = src.transpose(2, 0, 1)  # one pass: layout and dtype together
             if scale != 1.0:
-                src *= scale
-            batch = np.ascontiguousarray(src.transpose(2, 0, 1)[None])
-            d = model.run(batch)[0].transpose(1, 2, 0)
+                batch *= scale
+            d = model.run(batch)[0]
             np.clip(d, -1.0, 1.0, out=d)
             keep = min(ax_x.size, w - x0)  # columns past the image are padding
             if keep > 0:
-                band[:, x0 : x0 + keep] += d[:, :keep] * ax_x.weights[j][:keep, None]
+                d = d[:, :, :keep]
+                d *= ax_x.weights[j][None, None, :keep]
+                band[:, :, x0 : x0 + keep] += d
             done += 1
             if progress is not None:
                 progress(done / total, f"tile {done}/{total}")
-        band *= ax_y.weights[i][:, None, None]
+        band *= ax_y.weights[i][None, :, None]
         if pending is not None:
-            band[: len(pending)] += pending
+            band[:, : pending.shape[1]] += pending
         final = ax_y.starts[i + 1] if i + 1 < len(ax_y.starts) else y1
-        pending = band[final - y0 :]
+        pending = band[:, final - y0 :]
         stop = min(final, h)
         if stop > y0:
-            yield y0, stop, band[: stop - y0]
+            yield y0, stop, band[:, : stop - y0]
 
 
 def protect_with(
@@ -177,7 +192,7 @@ def protect_with(
         orig = pixels[y0:y1]
         work = px.to_unit(orig)  # the one float buffer per band, reused below
         delta *= eps  # in place: this part of the band is final and not read again
-        work += delta
+        work += delta.transpose(1, 2, 0)
         np.clip(work, 0.0, 1.0, out=work)
         if s == 1.0:
             new = work.copy()
