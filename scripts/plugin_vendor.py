@@ -16,6 +16,8 @@ import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+# Only what the core imports at run time: onnxruntime's declared dependencies (protobuf,
+# flatbuffers, sympy via coloredlogs...) serve its tools, not inference, hence --no-deps.
 RUNTIME_PACKAGES = ("numpy", "onnxruntime", "pillow")
 # pip platform tags per target name (wheels must be binary for these).
 PLATFORMS = {
@@ -57,7 +59,7 @@ def vendor_wheels(deps: Path, platform: str, python: str) -> list[str]:
         msg = f"unknown platform {platform!r}; choose one of {', '.join(PLATFORMS)}"
         raise SystemExit(msg)
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--only-binary=:all:", "--no-cache-dir"]
+        cmd = [sys.executable, "-m", "pip", "download", "--only-binary=:all:", "--no-deps"]
         cmd += ["--python-version", python, "--implementation", "cp", "--dest", tmp]
         for tag in PLATFORMS[platform]:
             cmd += ["--platform", tag]
