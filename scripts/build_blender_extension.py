@@ -106,6 +106,17 @@ def download_runtime(wheels: Path, platform: str, python: str) -> None:
     for wheel in wheels.glob("*.whl"):
         if wheel.name.split("-")[0].lower() in NEVER_BUNDLED:
             wheel.unlink()
+    drop_shadowed_binaries(wheels)
+
+
+def drop_shadowed_binaries(wheels: Path) -> None:
+    """Where a pure-Python wheel of a name and version exists (pip picks one for some platforms,
+    e.g. protobuf), drop that version's binary wheels: Blender unpacks every wheel of a zip into
+    one site-packages, and two builds of one package would overwrite each other."""
+    pure = {tuple(w.name.split("-")[:2]) for w in wheels.glob("*-none-any.whl")}
+    for wheel in wheels.glob("*.whl"):
+        if not wheel.name.endswith("-none-any.whl") and tuple(wheel.name.split("-")[:2]) in pure:
+            wheel.unlink()
 
 
 def write_manifest(stage: Path, platforms: list[str] | None) -> None:

@@ -5,13 +5,15 @@ and the Render Result has no readable `.pixels` in background mode at all. The c
 display-referred, top-left, 8/16-bit image (`fixative.pixels`). `Image.save_render` does exactly
 that conversion, applying the scene's view transform, look, exposure and gamma, so every image
 goes through it into a temporary PNG that the core then reads: the protected file keeps the
-colour management a plain "Save As" of the render would have.
+colour management a plain "Save As" of the render would have. Ordinary images are read from
+`Image.pixels` instead (`image_array`), as Blender saves them without the view transform.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import bpy
 
@@ -58,7 +60,8 @@ def has_alpha(image: bpy.types.Image, scene: bpy.types.Scene) -> bool:
     """Whether the saved pixels carry alpha: a render only with Film › Transparent."""
     if image.type == "RENDER_RESULT":
         return bool(scene.render.film_transparent)
-    return image.channels == 4 and image.alpha_mode != "NONE"
+    # depth is bits per pixel: 24/48/96 are RGB buffers (e.g. a loaded JPEG or RGB PNG).
+    return image.alpha_mode != "NONE" and image.depth not in (24, 48, 96)
 
 
 def save_display_png(
@@ -87,6 +90,40 @@ def save_display_png(
         msg = f"Blender did not write the pixels of '{image.name}' to {path}"
         raise OSError(msg)
     return path
+
+
+def is_render(image: bpy.types.Image) -> bool:
+    """Render and compositor results: pixels only through `save_render`, with the view transform."""
+    return image.type in {"RENDER_RESULT", "COMPOSITING"}
+
+
+def image_array(image: bpy.types.Image, *, alpha: bool, sixteen: bool) -> Any:
+    """Pixels of an ordinary image (loaded, painted, generated) in the core's array contract.
+
+    Saved as they are, like Blender's own Save As does for non-render images (no view
+    transform). `Image.pixels` is float RGBA, rows bottom-up. Byte images hold their colour
+    space's values (sRGB for artwork) with straight alpha: exact as uint8. Float images hold
+    scene-linear values with premultiplied alpha: un-premultiplied and sRGB-encoded.
+    """
+    import numpy as np
+
+    width, height = image.size
+    if width == 0 or height == 0:
+        msg = f"the image '{image.name}' has no pixels (is its file missing?)"
+        raise ValueError(msg)
+    flat = np.empty(width * height * 4, np.float32)
+    image.pixels.foreach_get(flat)
+    rgba = flat.reshape(height, width, 4)[::-1]  # top row first
+    if image.is_float:
+        a = rgba[..., 3:4]
+        rgb = np.where(a > 0, rgba[..., :3] / np.maximum(a, 1e-8), 0.0)
+        rgb = np.clip(rgb, 0.0, 1.0)
+        rgb = np.where(rgb <= 0.0031308, rgb * 12.92, 1.055 * rgb ** (1 / 2.4) - 0.055)
+        rgba = np.concatenate([rgb, a], axis=2)
+    out = rgba if alpha else rgba[..., :3]
+    if sixteen and image.is_float:
+        return np.ascontiguousarray(np.round(np.clip(out, 0, 1) * 65535).astype(np.uint16))
+    return np.ascontiguousarray(np.round(np.clip(out, 0, 1) * 255).astype(np.uint8))
 
 
 def written_frame(scene: bpy.types.Scene, since: float) -> Path | None:

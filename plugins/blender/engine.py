@@ -8,7 +8,8 @@ Every failure leaves here as `EngineError` with a message fit for `self.report`.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ class EngineError(Exception):
     """A failure to show the user as is."""
 
 
-def _missing_message(exc: ImportError) -> str:
+def missing_message(exc: ImportError) -> str:
     detail = str(exc) if exc.name is None else f"the package '{exc.name}' is missing ({exc})"
     return (
         f"Fixative cannot run in Blender's Python ({sys.executable}): {detail}. "
@@ -31,7 +32,7 @@ def _core() -> Any:
     try:
         import fixative
     except ImportError as exc:
-        raise EngineError(_missing_message(exc)) from exc
+        raise EngineError(missing_message(exc)) from exc
     return fixative
 
 
@@ -42,6 +43,25 @@ def settings(strength: str, device: str, declarations: bool) -> Any:
         device=device,
         declarations=fixative.DeclarationSettings(enabled=declarations),
     )
+
+
+@contextmanager
+def _messages(dst: Path) -> Iterator[None]:
+    """Turn whatever the core raises into an EngineError with a message for the user."""
+    try:
+        yield
+    except ImportError as exc:  # onnxruntime, numpy, Pillow are imported lazily by the core
+        raise EngineError(missing_message(exc)) from exc
+    except EngineError:
+        raise
+    except Exception as exc:
+        fixative = sys.modules.get("fixative")
+        if fixative is not None and isinstance(exc, fixative.FixativeError):
+            raise EngineError(str(exc)) from exc
+        if isinstance(exc, OSError):
+            msg = f"cannot write {dst}: {exc.strerror or exc}"
+            raise EngineError(msg) from exc
+        raise
 
 
 def protect_file(
@@ -56,9 +76,9 @@ def protect_file(
     overwrite: bool = True,
     progress: Progress | None = None,
 ) -> Any:
-    """Protect `src` into `dst` through the core; returns the core's ProtectReport."""
-    fixative = _core()
-    try:
+    """Protect the image file `src` into `dst`; returns the core's ProtectReport."""
+    with _messages(dst):
+        fixative = _core()
         return fixative.protect_file(
             src,
             dst,
@@ -68,10 +88,25 @@ def protect_file(
             fmt=fmt,
             quality=quality,
         )
-    except ImportError as exc:  # onnxruntime and friends are imported lazily by the core
-        raise EngineError(_missing_message(exc)) from exc
-    except fixative.FixativeError as exc:
-        raise EngineError(str(exc)) from exc
-    except OSError as exc:
-        msg = f"cannot write {dst}: {exc.strerror or exc}"
-        raise EngineError(msg) from exc
+
+
+def protect_pixels(
+    pixels: Any,
+    dst: Path,
+    *,
+    strength: str,
+    device: str,
+    declarations: bool,
+    fmt: str,
+    quality: int | None = None,
+    progress: Progress | None = None,
+) -> Any:
+    """Protect an array of the core's contract (from `bridge`) and write it to `dst`."""
+    with _messages(dst):
+        fixative = _core()
+        chosen = settings(strength, device, declarations)
+        protected, report = fixative.protect_array(pixels, chosen, progress=progress)
+        fixative.write_image(
+            dst, protected, fmt=fmt, settings=chosen, quality=quality, overwrite=True
+        )
+        return report

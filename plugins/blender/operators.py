@@ -137,30 +137,39 @@ class FIXATIVE_OT_save_protected_as(bpy.types.Operator):
             msg = f"Cannot save {dst}: the folder {dst.parent} does not exist"
             raise engine.EngineError(msg)
 
+        p = prefs.get(context)
+        options = {
+            "strength": self.strength,
+            "device": p.device,
+            "declarations": self.declarations,
+            "fmt": core_fmt,
+            "quality": self.quality if fmt_id in {"JPEG", "WEBP"} else None,
+        }
+        alpha = alpha_ok and bridge.has_alpha(image, context.scene)
+        sixteen = sixteen_ok and self.color_depth == "16"
         wm = context.window_manager
         wm.progress_begin(0, 100)
+
+        def progress(fraction: float, _message: str) -> None:
+            wm.progress_update(5 + 95 * fraction)
+
         try:
-            with tempfile.TemporaryDirectory(prefix="fixative-") as tmp:
-                wm.progress_update(2)
-                src = bridge.save_display_png(
-                    image,
-                    context.scene,
-                    Path(tmp) / "render.png",
-                    alpha=alpha_ok and bridge.has_alpha(image, context.scene),
-                    sixteen=sixteen_ok and self.color_depth == "16",
-                )
-                p = prefs.get(context)
-                engine.protect_file(
-                    src,
-                    dst,
-                    strength=self.strength,
-                    device=p.device,
-                    declarations=self.declarations,
-                    fmt=core_fmt,
-                    quality=self.quality if fmt_id in {"JPEG", "WEBP"} else None,
-                    overwrite=True,  # the file browser has already asked
-                    progress=lambda f, _m: wm.progress_update(5 + 95 * f),
-                )
+            if bridge.is_render(image):
+                with tempfile.TemporaryDirectory(prefix="fixative-") as tmp:
+                    src = Path(tmp) / "render.png"
+                    bridge.save_display_png(image, context.scene, src, alpha=alpha, sixteen=sixteen)
+                    wm.progress_update(5)
+                    # The file browser has already asked before replacing a file.
+                    engine.protect_file(src, dst, overwrite=True, progress=progress, **options)
+            else:
+                try:
+                    pixels = bridge.image_array(image, alpha=alpha, sixteen=sixteen)
+                except ValueError as exc:
+                    raise engine.EngineError(str(exc)) from exc
+                except ImportError as exc:  # numpy missing from Blender's Python
+                    raise engine.EngineError(engine.missing_message(exc)) from exc
+                wm.progress_update(5)
+                engine.protect_pixels(pixels, dst, progress=progress, **options)
         finally:
             wm.progress_end()
         return f"Saved protected image to {dst}"

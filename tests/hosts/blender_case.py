@@ -120,6 +120,14 @@ def case_save(out: Path, transparent: str, fmt: str, size: str, texture: str) ->
     }
 
 
+def case_save_image(out: Path, texture: str) -> dict:
+    """An ordinary image (a loaded PNG), saved as is: no view transform, as Blender's Save As."""
+    image = bpy.data.images.load(texture)
+    bpy.context.scene.view_settings.view_transform = "AgX"  # must not be applied
+    call = call_save(image_name=image.name, filepath=str(out / "protected.png"))
+    return {"call": call, "size": list(image.size), "depth": image.depth}
+
+
 def case_animation(out: Path, file_format: str, mode: str) -> dict:
     scene = scene_setup(64, transparent=False, samples=2)
     scene.frame_start, scene.frame_end = 1, 3
@@ -188,12 +196,30 @@ def case_missing_dep(out: Path) -> dict:
     return {"loaded": loaded, "call": call, "reports": [r.__dict__ for r in frames.last_reports()]}
 
 
+def case_bundled(out: Path) -> dict:
+    """The per-platform zip: onnxruntime and Pillow come from its wheels, numpy from Blender."""
+    import numpy
+    import onnxruntime
+    import PIL
+
+    scene_setup(64, transparent=False, samples=1)
+    bpy.ops.render.render()
+    call = call_save(image_name="Render Result", filepath=str(out / "protected.png"))
+    return {
+        "call": call,
+        "modules": {"onnxruntime": onnxruntime.__file__, "PIL": PIL.__file__},
+        "numpy": numpy.__file__,
+    }
+
+
 CASES = {
     "save": case_save,
+    "save_image": case_save_image,
     "animation": case_animation,
     "scene_off": case_scene_off,
     "bad": case_bad,
     "missing_dep": case_missing_dep,
+    "bundled": case_bundled,
 }
 
 

@@ -15,6 +15,7 @@ import zipfile
 from pathlib import Path
 
 import adapter_checks as chk
+import numpy as np
 import pytest
 from harness import REPO, ROOT_RESULTS, run_host
 from PIL import Image
@@ -47,6 +48,17 @@ def blender_ext(rootfs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 TEXTURE = "/tmp/artwork.png"
+sys.path.insert(0, str(REPO / "scripts"))  # taef2 and metrics, for adapter_checks.measure
+
+
+def measure(reference: np.ndarray, protected: np.ndarray, eps: float, results: Path) -> dict:
+    """TAEF2 latent distortion vs same-ε noise (adapter_checks.measure), kept in the results."""
+    import torch
+
+    torch.set_num_threads(1)  # a small encoder: 2 threads on a busy 2-core machine crawl
+    figures = chk.measure(reference, protected, eps)
+    (results / "measure.json").write_text(json.dumps(figures, indent=2))
+    return figures
 
 
 def run_case(ext: Path, results: Path, case: str, *args: str) -> dict:
@@ -104,10 +116,7 @@ def test_save_protected_as_render(blender_ext: Path, host_results: Path, transpa
     chk.assert_within_budget(plain, protected, eps, name="protected.png")
     if transparent == "1":
         assert plain[..., 3].min() == 0 and plain[..., 3].max() == 255
-    import torch
-
-    torch.set_num_threads(1)  # the encoder is small; 2 threads on a busy 2-core machine crawl
-    chk.assert_measurable(plain, protected, eps, name="protected.png")
+    figures = {"protected.png": measure(plain, protected, eps, host_results)}
     exif = run_host(
         ["exiftool", "-j", "-n", "-XMP:all", f"{ROOT_RESULTS}/protected.png"],
         timeout=60,
@@ -115,6 +124,20 @@ def test_save_protected_as_render(blender_ext: Path, host_results: Path, transpa
     )
     tags = json.loads(exif.stdout)[0]
     assert chk.DATA_MINING in str(tags.get("DataMining", "")), tags
+    chk.assert_measurable(figures)  # last: a weak model must not hide other failures
+
+
+def test_save_protected_as_loaded_image(blender_ext: Path, host_results: Path) -> None:
+    """Any image, not only renders: a loaded PNG is saved with its own pixels (no view
+    transform), protected within the budget, measurably."""
+    eps = chk.model_epsilon("medium")
+    data = run_case(blender_ext, host_results, "save_image", TEXTURE)
+    assert data["call"] == {"result": ["FINISHED"], "error": None}
+    original = chk.load(chk.DEV_IMAGE)
+    protected = chk.load(host_results / "protected.png")
+    chk.assert_within_budget(original, protected, eps, name="protected.png")
+    chk.assert_declared(host_results / "protected.png")
+    chk.assert_measurable({"protected.png": measure(original, protected, eps, host_results)})
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "TIFF", "WEBP"])
@@ -212,3 +235,32 @@ def test_missing_dependency(blender_ext: Path, host_results: Path) -> None:
         "f_0001.png",
         "f_0002.png",
     ]
+
+
+def test_platform_zip_bundles_its_dependencies(rootfs: Path, tmp_path: Path) -> None:
+    """The shipping build: linux-x64 zip for Python 3.13 with PyPI's onnxruntime and Pillow
+    wheels (downloaded by the build script), validated, installed, and protecting in Blender."""
+    build = [sys.executable, str(REPO / "scripts/build_blender_extension.py"), "--stage-only"]
+    build += ["--python", "3.13", "--platform", "linux-x64", "--out", str(tmp_path)]
+    staged = subprocess.run(build, capture_output=True, text=True)
+    assert staged.returncode == 0, staged.stdout[-3000:] + staged.stderr[-3000:]
+    script = (
+        "set -e; S=/results/py313/stage-py313; Z=/results/zip; mkdir -p $Z;"
+        " blender --command extension build --split-platforms --source-dir $S --output-dir $Z;"
+        " blender --command extension validate $Z/fixative-*-linux_x64.zip;"
+        " blender --command extension install-file -r user_default -e $Z/fixative-*-linux_x64.zip;"
+        f" blender -b --factory-startup --python-exit-code 1 --python {CASE} -- bundled /results"
+    )
+    proc = run_host(["sh", "-c", script], timeout=400, results=tmp_path, home="blender")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    names = zipfile.ZipFile(next((tmp_path / "zip").glob("*linux_x64.zip"))).namelist()
+    wheels = sorted(n.split("/")[1].split("-")[0] for n in names if n.startswith("wheels/"))
+    assert "onnxruntime" in wheels and "pillow" in wheels and "fixative" in wheels
+    assert "numpy" not in wheels
+    data = json.loads((tmp_path / "bundled.json").read_text())
+    assert data["exception"] is None, data["exception"]
+    assert data["call"] == {"result": ["FINISHED"], "error": None}
+    for name, path in data["modules"].items():
+        assert "/extensions/.local/lib/python3.13/site-packages/" in path, (name, path)
+    assert data["numpy"].startswith("/usr/lib/python3/"), data["numpy"]
+    chk.assert_declared(tmp_path / "protected.png")
