@@ -42,9 +42,9 @@ def rootfs() -> Path:
         return harness.ensure_rootfs()
     except (harness.HostsUnavailable, OSError, subprocess.TimeoutExpired) as exc:
         reason = f"host tests cannot run: {exc}"
-        if os.environ.get("FIXATIVE_SKIP_HOSTS") == "1":
-            pytest.skip(f"{reason} (FIXATIVE_SKIP_HOSTS=1)")
-        pytest.fail(f"{reason}\nSet FIXATIVE_SKIP_HOSTS=1 to skip them explicitly.", pytrace=False)
+    if os.environ.get("FIXATIVE_SKIP_HOSTS") == "1":
+        pytest.skip(f"{reason} (FIXATIVE_SKIP_HOSTS=1)")
+    pytest.fail(f"{reason}\nSet FIXATIVE_SKIP_HOSTS=1 to skip them explicitly.", pytrace=False)
 
 
 @pytest.fixture
