@@ -5,7 +5,6 @@ Krita's BGRA swap, settings persistence."""
 from __future__ import annotations
 
 import sys
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -103,11 +102,23 @@ def test_krita_bgra_swap_8_and_16_bit() -> None:
     assert out.tolist() == [30, 20, 10, 40]
 
 
-def test_krita_reads_icc_from_png_chunk() -> None:
-    icc = b"fake-profile" * 10
-    body = b"name\0\0" + zlib.compress(icc)
-    chunk = len(body).to_bytes(4, "big") + b"iCCP" + body + b"\0\0\0\0"
-    assert krita_bridge.png_icc(b"\x89PNG\r\n\x1a\n" + b"\0\0\0\rIHDR" + b"\0" * 17 + chunk) == icc
+def test_krita_drops_alpha_only_when_opaque() -> None:
+    opaque = bytes([1, 2, 3, 255, 4, 5, 6, 255])
+    assert krita_bridge.drop_opaque_alpha(opaque, "B") == (bytes([1, 2, 3, 4, 5, 6]), 3)
+    seen = bytes([1, 2, 3, 255, 4, 5, 6, 254])
+    assert krita_bridge.drop_opaque_alpha(seen, "B") == (seen, 4)
+    px = np.array([[1, 2, 3, 65535]], np.uint16).tobytes()
+    data, channels = krita_bridge.drop_opaque_alpha(px, "H")
+    assert channels == 3 and np.frombuffer(data, np.uint16).tolist() == [1, 2, 3]
+
+
+def test_krita_reads_icc_from_jpeg_segments(tmp_path: Path) -> None:
+    icc = Path("/usr/share/color/icc/sRGB.icc")
+    profile = icc.read_bytes() if icc.exists() else b"p" * 70000  # spans two APP2 chunks
+    Image.new("RGB", (4, 4)).save(tmp_path / "a.jpg", icc_profile=profile)
+    assert krita_bridge.jpeg_icc((tmp_path / "a.jpg").read_bytes()) == profile
+    Image.new("RGB", (4, 4)).save(tmp_path / "b.jpg")
+    assert krita_bridge.jpeg_icc((tmp_path / "b.jpg").read_bytes()) is None
 
 
 def test_krita_linear_profiles_are_detected() -> None:

@@ -2,7 +2,7 @@
 
 `Document.pixelData` gives the projection (the flattened image) row by row, top to bottom,
 as B, G, R, A for RGBA/U8 and RGBA/U16 (16-bit in native byte order). This module turns it
-into the core's array contract (R, G, B, A, straight alpha, values encoded by the profile's
+into the core's array contract (R, G, B[, A], straight alpha, values encoded by the profile's
 curve) as a `RawImage`, with the document's ICC profile when it is not sRGB.
 
 Float depths (F16/F32) are refused: they usually hold scene-referred values above 1, and
@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import struct
 import tempfile
-import zlib
 from array import array
 
 from fixative_host import HostError, RawImage
@@ -72,10 +71,12 @@ def read_document(krita, doc) -> RawImage:
 
 def _read(doc, depth: str, icc: bytes | None) -> RawImage:
     width, height = doc.width(), doc.height()
-    data = bytes(doc.pixelData(0, 0, width, height))
-    if depth == "U8":
-        return RawImage(bgra_to_rgba(data, "B"), width, height, 4, "u8", icc)
-    return RawImage(bgra_to_rgba(data, "H"), width, height, 4, "u16", icc)
+    typecode, sample = ("B", "u8") if depth == "U8" else ("H", "u16")
+    rgba = bgra_to_rgba(bytes(doc.pixelData(0, 0, width, height)), typecode)
+    # Krita documents always have alpha; an opaque one is written as RGB, as Krita's own
+    # exporters do, so an RGB file opened and exported stays RGB.
+    data, channels = drop_opaque_alpha(rgba, typecode)
+    return RawImage(data, width, height, channels, sample, icc)
 
 
 def bgra_to_rgba(data: bytes, typecode: str) -> bytes:
@@ -87,18 +88,31 @@ def bgra_to_rgba(data: bytes, typecode: str) -> bytes:
     return out.tobytes()
 
 
+def drop_opaque_alpha(rgba: bytes, typecode: str) -> tuple[bytes, int]:
+    """(RGB bytes, 3) when every pixel is fully opaque, else (rgba, 4)."""
+    src = array(typecode, rgba)
+    alpha = src[3::4]
+    if alpha.count(255 if typecode == "B" else 65535) != len(alpha):
+        return rgba, 4
+    out = array(typecode, bytes(len(alpha) * 3 * src.itemsize))
+    for channel in range(3):
+        out[channel::3] = src[channel::4]
+    return out.tobytes(), 3
+
+
 def icc_profile(krita, profile: str) -> bytes | None:
     """The ICC bytes of a named Krita profile (None for sRGB).
 
     Krita's Python API names profiles but does not expose their bytes, so a 1x1 document in
-    that profile is exported as PNG and the profile read back from its iCCP chunk.
+    that profile is exported as JPEG (Krita's JPEG export always embeds the profile; its PNG
+    export does not) and the profile read back from the APP2 segments.
     """
     if profile in _SRGB_NAMES:
         return None
     probe = krita.createDocument(1, 1, "fixative-profile-probe", "RGBA", "U8", profile, 72.0)
     if probe is None:
         return None
-    handle, path = tempfile.mkstemp(suffix=".png")
+    handle, path = tempfile.mkstemp(suffix=".jpg")
     os.close(handle)
     try:
         probe.setBatchmode(True)
@@ -107,23 +121,23 @@ def icc_profile(krita, profile: str) -> bytes | None:
         if not probe.exportImage(path, InfoObject()):
             return None
         with open(path, "rb") as fh:
-            return png_icc(fh.read())
+            return jpeg_icc(fh.read())
     finally:
         probe.close()
         os.unlink(path)
 
 
-def png_icc(data: bytes) -> bytes | None:
-    """The decompressed iCCP profile of a PNG file, if it has one."""
-    pos = 8
-    while pos + 8 <= len(data):
-        (length,) = struct.unpack(">I", data[pos : pos + 4])
-        kind = data[pos + 4 : pos + 8]
-        body = data[pos + 8 : pos + 8 + length]
-        if kind == b"iCCP":
-            name_end = body.index(b"\0")
-            return zlib.decompress(body[name_end + 2 :])
-        if kind == b"IDAT":
-            return None
-        pos += 12 + length
-    return None
+def jpeg_icc(data: bytes) -> bytes | None:
+    """The ICC profile of a JPEG file (APP2 "ICC_PROFILE" chunks, in order), if any."""
+    chunks: dict[int, bytes] = {}
+    pos = 2
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker == 0xDA:  # start of scan: no more metadata segments
+            break
+        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
+        body = data[pos + 4 : pos + 2 + length]
+        if marker == 0xE2 and body.startswith(b"ICC_PROFILE\0"):
+            chunks[body[12]] = body[14:]
+        pos += 2 + length
+    return b"".join(chunks[i] for i in sorted(chunks)) or None

@@ -11,7 +11,7 @@ import traceback
 
 from krita import Extension, Krita
 from PyQt5.QtCore import QTimer
-from PyQt5.QtWidgets import QApplication
+from PyQt5.QtWidgets import QApplication, QProgressDialog
 
 RESULTS = "/results"
 LOG = f"{RESULTS}/fixative-log.jsonl"
@@ -36,6 +36,13 @@ def _activate(krita, window, view) -> bool:
     QApplication.processEvents()
     active = krita.activeDocument()
     return active is not None and active.fileName() == view.document().fileName()
+
+
+def _press_cancel() -> None:
+    """Press Cancel on Fixative's progress dialog, as a user would."""
+    for widget in QApplication.topLevelWidgets():
+        if isinstance(widget, QProgressDialog) and widget.isVisible():
+            widget.cancel()
 
 
 def _trace(text: str) -> None:
@@ -79,6 +86,9 @@ def _run() -> None:
             _trace(f"step {step['name']}")
             before, modified = _digest(doc), doc.modified()
             seen = len(_log_lines())
+            if step.get("cancel"):
+                # Fires inside the plug-in's first processEvents(), once its dialog is up.
+                QTimer.singleShot(0, _press_cancel)
             krita.action(step["action"]).trigger()
             result["steps"].append(
                 {
