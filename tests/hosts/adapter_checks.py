@@ -21,6 +21,7 @@ DEV_IMAGE = SHARED / "data" / "dev" / "clip_tiger.png"
 TAEF2_ENCODER = SHARED / "models" / "taef2" / "taef2_encoder.pth"
 if str(REPO / "scripts") not in sys.path:
     sys.path.insert(0, str(REPO / "scripts"))  # the lead's taef2.py and metrics.py
+CLAY_ICC = "usr/share/color/icc/krita/ClayRGB-elle-V2-g22.icc"  # in the hosts' root filesystem
 DATA_MINING = "DMI-PROHIBITED-GENAIMLTRAINING"
 # The shipped model must distort the encoder's latents this many times more than uniform
 # noise of the same epsilon (the lead's target is 3x on the evaluation split).
@@ -91,6 +92,19 @@ def load(path: Path) -> np.ndarray:
     import fixative
 
     return fixative.read_image(path).pixels
+
+
+def icc_description(path: Path) -> str:
+    """The description of the ICC profile embedded in an image file ('' if none)."""
+    import io
+
+    from PIL import ImageCms
+
+    with Image.open(path) as im:
+        icc = im.info.get("icc_profile")
+    if not icc:
+        return ""
+    return ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc)))
 
 
 def xmp(path: Path) -> str:

@@ -46,6 +46,8 @@ def make_image(entry):
         buffer.flush()
         layer.merge_shadow(True)
         layer.update(0, 0, w, h)
+    if entry.get("icc"):  # assign (not convert): the pixel values stay as written
+        image.set_color_profile_from_file(Gio.File.new_for_path(entry["icc"]))
     if entry.get("indexed"):
         image.convert_indexed(
             Gimp.ConvertDitherType.NONE, Gimp.ConvertPaletteType.GENERATE, 16, False, False, ""

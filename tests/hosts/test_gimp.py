@@ -120,7 +120,14 @@ def test_gimp_protected_png_and_jpeg_exports(rootfs, host_results: Path, gimp_pl
     top = chk.picture((120, 90))
     top[..., 3] = 255
     images = [
-        image("rgba8", [layer(res, "rgba8", rgba8)], standard_ops("rgba8")),
+        image(
+            "rgba8",
+            [layer(res, "rgba8", rgba8)],
+            [
+                *standard_ops("rgba8"),
+                export_protected("procedure_jpg", "rgba8-procedure.jpg", format="jpeg", quality=90),
+            ],
+        ),
         image(
             "rgba16",
             [layer(res, "rgba16", rgba16)],
@@ -136,6 +143,15 @@ def test_gimp_protected_png_and_jpeg_exports(rootfs, host_results: Path, gimp_pl
             standard_ops("layers"),
         ),
     ]
+    (res / "clay.icc").write_bytes(chk.root_file(chk.CLAY_ICC).read_bytes())
+    images.append(
+        image(
+            "clay",
+            [layer(res, "clay", rgba8)],
+            [save("plain_png", "clay-plain.png"), save("protected_png", "clay.fixative-png")],
+            icc=f"{ROOT_RESULTS}/clay.icc",
+        )
+    )
     out = run_gimp(res, gimp_plugin, images)
     figures = {}
     for name, layers in (("rgba8", 1), ("rgba16", 1), ("layers", 2)):
@@ -160,6 +176,15 @@ def test_gimp_protected_png_and_jpeg_exports(rootfs, host_results: Path, gimp_pl
         chk.assert_declared(jpg_path)
         assert chk.psnr(plain_jpg, protected_jpg) > 30, f"{jpg_path.name} differs too much"
     assert chk.load(res / "rgba16.fixative-png").dtype == np.uint16, "16-bit precision was lost"
+    # Export Protected... as JPEG: transparency flattened onto white, declared.
+    jpg = chk.load(res / "rgba8-procedure.jpg")
+    assert jpg.shape == (*rgba8.shape[:2], 3) and jpg[:, :10].min() > 230
+    chk.assert_declared(res / "rgba8-procedure.jpg")
+    # A non-sRGB image keeps its values (read in its own space) and its profile.
+    assert_all_ok(out["images"]["clay"], 1)
+    plain, path = chk.load(res / "clay-plain.png"), res / "clay.fixative-png"
+    chk.assert_within_budget(plain, chk.load(path), eps, name=path.name)
+    assert "ClayRGB" in chk.icc_description(path)
     (res / "figures.json").write_text(json.dumps(figures, indent=1))
     chk.assert_measurable(figures)
 

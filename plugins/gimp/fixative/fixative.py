@@ -178,7 +178,7 @@ def _export_run(procedure, run_mode, image, file, options, metadata, config, fmt
         if exported != Gimp.ExportReturn.EXPORT:
             flat = None  # GIMP handed the image itself: it is not ours to delete
         source = flat or image
-        raw = bridge.read_flattened(source, source.get_layers()[0], keep_alpha=fmt.alpha)
+        raw = bridge.read_flattened(source, source.get_layers()[0])
         _protect(raw, _job(path, fmt, config), config)
     except HostCancelled:
         return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
@@ -225,7 +225,7 @@ def _image_run(procedure, run_mode, image, drawables, config, data):
         bridge.refuse_unsupported(image, path)
         duplicate = image.duplicate()
         layer = duplicate.merge_visible_layers(Gimp.MergeType.CLIP_TO_IMAGE)
-        raw = bridge.read_flattened(duplicate, layer, keep_alpha=fmt.alpha)
+        raw = bridge.read_flattened(duplicate, layer)
         _protect(raw, _job(path, fmt, config), config)
     except HostCancelled:
         return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)

@@ -65,13 +65,17 @@ def _babl_format(name: str, drawable: Gimp.Drawable):
         return name, False
 
 
-def read_flattened(image: Gimp.Image, drawable: Gimp.Drawable, *, keep_alpha: bool) -> RawImage:
-    """Read `drawable` (the single layer of a flattened export image) as a RawImage."""
+def read_flattened(image: Gimp.Image, drawable: Gimp.Drawable) -> RawImage:
+    """Read `drawable` (the single layer of a flattened export image) as a RawImage. Alpha
+    is kept; formats without it flatten later, onto white (`ExportJob.keep_alpha`)."""
     babl_type, sample = sample_format(image)
-    has_alpha = drawable.has_alpha() and keep_alpha
+    has_alpha = drawable.has_alpha()
     channels = 4 if has_alpha else 3
     name = f"R'G'B'{'A' if has_alpha else ''} {babl_type}"
-    fmt, in_image_space = _babl_format(name, drawable)
+    if image.get_base_type() == Gimp.ImageBaseType.RGB:
+        fmt, in_image_space = _babl_format(name, drawable)
+    else:  # grayscale: its profile is a gray one, which an RGB file cannot carry
+        fmt, in_image_space = name, False
     width, height = drawable.get_width(), drawable.get_height()
     data = drawable.get_buffer().get(
         Gegl.Rectangle.new(0, 0, width, height), 1.0, fmt, Gegl.AbyssPolicy.CLAMP
