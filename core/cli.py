@@ -159,6 +159,9 @@ def plan_outputs(args: argparse.Namespace) -> list[tuple[Path, Path]]:
             dst = src
         elif args.output:
             dst = Path(args.output)
+            if dst.exists() and src.exists() and os.path.samefile(dst, src):
+                msg = f"{src}: -o names the input itself; use --in-place to replace it"
+                raise UsageError(msg)
         else:
             folder = Path(args.out_dir) if args.out_dir else src.parent
             ext = src.suffix

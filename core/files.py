@@ -650,7 +650,8 @@ def protect_file(
         raise SettingsError(msg)
     src = Path(src)
     start = time.perf_counter()
-    in_place = dst is None or _same_file(src, Path(dst))
+    # Only dst=None replaces the input unasked; naming the input as dst needs overwrite=True.
+    in_place = dst is None
     target = src if dst is None else Path(dst)
     if target.exists() and not overwrite and not in_place:
         msg = f"{target}: output already exists (use --overwrite to replace it)"
@@ -685,13 +686,6 @@ def protect_file(
         c2pa=decl.enabled and decl.c2pa,
         seconds=time.perf_counter() - start,
     )
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve() or (b.exists() and os.path.samefile(a, b))
-    except OSError:
-        return False
 
 
 def _choose_format(fmt: str | None, target: Path, source_fmt: str) -> str:

@@ -71,6 +71,7 @@ def test_some_inputs_fail_exit_1(images: Path, capsys: pytest.CaptureFixture[str
         ["protect", "{a}", "--suffix", ""],
         ["protect", "{a}", "--in-place", "--suffix", "-x"],
         ["protect", "{a}", "-o", "x.png", "--suffix", "-x"],
+        ["protect", "{a}", "-o", "{a}"],
         ["protect", "{a}", "--in-place", "-o", "x.png"],
         ["protect", "{a}", "--in-place", "--format", "png"],
         ["protect", "{a}", "--out-dir", "{missing}"],

@@ -500,3 +500,13 @@ def test_new_output_gets_the_usual_permissions(conv_model: Path, tmp_path: Path)
     umask = os.umask(0o022)
     os.umask(umask)
     assert ((tmp_path / "b.png").stat().st_mode & 0o777) == 0o666 & ~umask
+
+
+def test_naming_the_input_as_output_needs_overwrite(conv_model: Path, tmp_path: Path) -> None:
+    noise().save(tmp_path / "a.png")
+    before = (tmp_path / "a.png").read_bytes()
+    with pytest.raises(OutputExistsError):
+        protect_file(tmp_path / "a.png", tmp_path / "a.png")
+    assert (tmp_path / "a.png").read_bytes() == before
+    protect_file(tmp_path / "a.png", tmp_path / "a.png", overwrite=True)
+    assert (tmp_path / "a.png").read_bytes() != before
