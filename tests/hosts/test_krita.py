@@ -226,6 +226,15 @@ def test_krita_export_protected(
         result["file_menu"]
     )
     assert result["documents"]["rgba16"]["depth"] == "U16"
+    # The export dialog, built in the real Krita: a format change updates the file name and
+    # which options apply.
+    assert result["dialog"] == {
+        "output_path": f"{ROOT_RESULTS}/a.jpg",
+        "fmt": "jpeg",
+        "strength": "high",
+        "quality_enabled": True,
+        "alpha_enabled": False,
+    }
     figures = {}
     for key, reference in sources.items():
         ok_entry(steps_done[key])

@@ -41,8 +41,30 @@ def _activate(krita, window, view) -> bool:
 def _press_cancel() -> None:
     """Press Cancel on Fixative's progress dialog, as a user would."""
     for widget in QApplication.topLevelWidgets():
-        if isinstance(widget, QProgressDialog) and widget.isVisible():
+        if isinstance(widget, QProgressDialog) and widget.windowTitle() == "Fixative":
             widget.cancel()
+
+
+def _check_dialog() -> dict:
+    """Build Fixative's export dialog, change format and strength as a user would, read back."""
+    from fixative_krita.dialog import ExportDialog
+    from fixative_krita.settings import KritaSettings
+
+    dialog = ExportDialog(KritaSettings(), f"{RESULTS}/a.png", folder=False)
+    dialog.format.setCurrentIndex(dialog.format.findData("jpeg"))
+    dialog.strength.setCurrentIndex(dialog.strength.findData("high"))
+    chosen = dialog.result_settings()
+    state = {
+        "quality_enabled": dialog.quality.isEnabled(),
+        "alpha_enabled": dialog.alpha.isEnabled(),
+    }
+    dialog.close()
+    return {
+        "output_path": chosen.output_path,
+        "fmt": chosen.fmt,
+        "strength": chosen.strength,
+        **state,
+    }
 
 
 def _trace(text: str) -> None:
@@ -86,10 +108,13 @@ def _run() -> None:
             _trace(f"step {step['name']}")
             before, modified = _digest(doc), doc.modified()
             seen = len(_log_lines())
+            canceller = QTimer()
             if step.get("cancel"):
-                # Fires inside the plug-in's first processEvents(), once its dialog is up.
-                QTimer.singleShot(0, _press_cancel)
+                # Fires from the plug-in's processEvents() calls once its dialog exists.
+                canceller.timeout.connect(_press_cancel)
+                canceller.start(0)
             krita.action(step["action"]).trigger()
+            canceller.stop()
             result["steps"].append(
                 {
                     "name": step["name"],
@@ -102,6 +127,7 @@ def _run() -> None:
                     "depth_after": doc.colorDepth(),
                 }
             )
+        result["dialog"] = _check_dialog()
         result["alive"] = krita.activeWindow() is not None and len(krita.documents()) == len(docs)
     except Exception:
         result["exception"] = traceback.format_exc()
