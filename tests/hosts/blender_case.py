@@ -138,7 +138,11 @@ def case_animation(out: Path, file_format: str, mode: str) -> dict:
     prefs.frame_output = mode
     bpy.ops.render.render(animation=True)
     frames = sys.modules[ADDON + ".frames"]
-    return {"reports": [r.__dict__ for r in frames.last_reports()]}
+    reports = [r.__dict__ for r in frames.last_reports()]
+    # A still with Write Still: Blender adds the extension to the output path itself.
+    scene.render.filepath = str(out / "still" / "s")
+    bpy.ops.render.render(write_still=True)
+    return {"reports": reports, "still": [r.__dict__ for r in frames.last_reports()]}
 
 
 def case_scene_off(out: Path) -> dict:

@@ -163,6 +163,13 @@ def test_render_write_handler_animation(blender_ext: Path, host_results: Path) -
         assert original.is_file() and protected.is_file()
         chk.assert_within_budget(chk.load(original), chk.load(protected), eps, name=protected.name)
     assert len(list((host_results / "frames").iterdir())) == 6
+    # A still (Write Still) is protected the same way.
+    assert [(r["frame"], r["error"]) for r in data["still"]] == [(1, None)]
+    still = host_results / "still"
+    assert sorted(p.name for p in still.iterdir()) == ["s.png", "s_protected.png"]
+    chk.assert_within_budget(
+        chk.load(still / "s.png"), chk.load(still / "s_protected.png"), eps, name="s_protected"
+    )
 
 
 def test_render_write_handler_in_place(blender_ext: Path, host_results: Path) -> None:
@@ -188,7 +195,11 @@ def test_render_write_handler_failure_does_not_stop_render(
         assert "OpenEXR" in r["error"] and "left unprotected" in r["error"]
     names = sorted(p.name for p in (host_results / "frames").iterdir())
     assert names == ["f_0001.exr", "f_0002.exr", "f_0003.exr"]
-    assert data["stdout"].count("Fixative: frame") == 3
+    # The still rendered afterwards (Write Still, OpenEXR too) is reported the same way.
+    assert [r["frame"] for r in data["still"]] == [1]
+    assert "OpenEXR" in data["still"][0]["error"]
+    assert (host_results / "still" / "s.exr").is_file()
+    assert data["stdout"].count("Fixative: frame") == 4  # each failure in Blender's console
 
 
 def test_scene_toggle_off_overrides_preference(blender_ext: Path, host_results: Path) -> None:
