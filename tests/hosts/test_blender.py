@@ -61,6 +61,15 @@ def measure(reference: np.ndarray, protected: np.ndarray, eps: float, results: P
     return figures
 
 
+def wheel_model(ext: Path, into: Path) -> str:
+    """The shipped model as packed in the extension's fixative wheel, extracted to `into`."""
+    wheel = zipfile.ZipFile(next((ext / "py313" / "stage-py313" / "wheels").glob("fixative-*")))
+    manifest = json.loads(wheel.read("fixative/models/manifest.json"))
+    target = into / manifest["default"]
+    target.write_bytes(wheel.read(f"fixative/models/{manifest['default']}"))
+    return str(target)
+
+
 def run_case(ext: Path, results: Path, case: str, *args: str) -> dict:
     """Run one case of blender_case.py (which enables the installed extension itself)."""
     argv = ["blender", "-b", "--factory-startup", "--python-exit-code", "1"]
@@ -136,6 +145,13 @@ def test_save_protected_as_loaded_image(blender_ext: Path, host_results: Path) -
     original = chk.load(chk.DEV_IMAGE)
     protected = chk.load(host_results / "protected.png")
     chk.assert_within_budget(original, protected, eps, name="protected.png")
+    # The adapter adds and loses nothing: Blender's file holds what the core gives in-process
+    # with the same model (the one inside the installed wheel); ±1 for onnxruntime versions.
+    import fixative
+
+    model = wheel_model(blender_ext, host_results)
+    expected, _ = fixative.protect_array(original, fixative.ProtectSettings(model_path=model))
+    assert np.abs(expected.astype(int) - protected.astype(int)).max() <= 1
     chk.assert_declared(host_results / "protected.png")
     chk.assert_measurable({"protected.png": measure(original, protected, eps, host_results)})
 
