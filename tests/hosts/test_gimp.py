@@ -174,7 +174,9 @@ def test_gimp_protected_png_and_jpeg_exports(rootfs, host_results: Path, gimp_pl
         protected_jpg = chk.load(jpg_path)
         assert protected_jpg.shape == plain_jpg.shape == (*plain.shape[:2], 3)
         chk.assert_declared(jpg_path)
-        assert chk.psnr(plain_jpg, protected_jpg) > 30, f"{jpg_path.name} differs too much"
+        # Two encoders (GIMP's 4:4:4 and Pillow's 4:2:0 chroma) plus the perturbation: a loose
+        # bound, which a wrong image, channel order or flattening would still fail by far.
+        assert chk.psnr(plain_jpg, protected_jpg) > 25, f"{jpg_path.name} differs too much"
     assert chk.load(res / "rgba16.fixative-png").dtype == np.uint16, "16-bit precision was lost"
     # Export Protected... as JPEG: transparency flattened onto white, declared.
     jpg = chk.load(res / "rgba8-procedure.jpg")
