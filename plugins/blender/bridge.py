@@ -148,6 +148,17 @@ def written_frame(scene: bpy.types.Scene, since: float) -> Path | None:
     return max(found)[1]
 
 
-def frame_format(scene: bpy.types.Scene) -> str:
-    """Blender's id of the format frames are written in (PNG, OPEN_EXR, ...)."""
-    return scene.render.image_settings.file_format
+def frame_refused_reason(scene: bpy.types.Scene) -> str | None:
+    """A message if the scene writes frames in a format the core cannot protect in place."""
+    fmt = scene.render.image_settings.file_format
+    if fmt in FORMATS:
+        return None
+    reason = refused_reason(fmt)
+    if reason:
+        return reason
+    if scene.render.is_movie_format:
+        return (
+            f"{fmt} movies are not protected: render PNG, JPEG, TIFF or WebP frames "
+            "(protected one by one) and encode the movie from them."
+        )
+    return f"Fixative writes PNG, JPEG, TIFF or WebP, not {fmt}: choose one of those."

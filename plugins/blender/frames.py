@@ -69,14 +69,16 @@ def on_render_write(scene: bpy.types.Scene, *_args: object) -> None:
     if not enabled(scene):
         return
     frame = scene.frame_current
-    source = bridge.written_frame(scene, since=_State.started)
+    source = None
     try:
+        source = bridge.written_frame(scene, since=_State.started)
+        reason = bridge.frame_refused_reason(scene)
+        if reason:
+            name = source.name if source else f"frame {frame}"
+            msg = f"{name} left unprotected: {reason}"
+            raise engine.EngineError(msg)
         if source is None:
             msg = "Blender wrote no file Fixative could find"
-            raise engine.EngineError(msg)
-        reason = bridge.refused_reason(bridge.frame_format(scene))
-        if reason:
-            msg = f"{source.name} left unprotected: {reason}"
             raise engine.EngineError(msg)
         p = prefs.get()
         target = output_path(source, p)

@@ -139,6 +139,8 @@ def case_animation(out: Path, file_format: str, mode: str) -> dict:
     bpy.ops.render.render(animation=True)
     frames = sys.modules[ADDON + ".frames"]
     reports = [r.__dict__ for r in frames.last_reports()]
+    if scene.render.is_movie_format:  # Blender writes no still in a movie format
+        return {"reports": reports, "still": None}
     # A still with Write Still: Blender adds the extension to the output path itself.
     scene.render.filepath = str(out / "still" / "s")
     bpy.ops.render.render(write_still=True)

@@ -218,6 +218,15 @@ def test_render_write_handler_failure_does_not_stop_render(
     assert data["stdout"].count("Fixative: frame") == 4  # each failure in Blender's console
 
 
+def test_render_write_handler_movie_output_reported(blender_ext: Path, host_results: Path) -> None:
+    data = run_case(blender_ext, host_results, "animation", "FFMPEG", "SIBLING")
+    reports = data["reports"]
+    assert [r["frame"] for r in reports] == [1, 2, 3]
+    assert all("movies are not protected" in r["error"] for r in reports), reports
+    movies = list((host_results / "frames").iterdir())
+    assert len(movies) == 1 and movies[0].stat().st_size > 0  # Blender's movie, untouched
+
+
 def test_scene_toggle_off_overrides_preference(blender_ext: Path, host_results: Path) -> None:
     data = run_case(blender_ext, host_results, "scene_off")
     assert data["reports"] == []
