@@ -151,9 +151,10 @@ def _protect(raw, job: ExportJob, config: Gimp.ProcedureConfig) -> dict:
 
     python = config.get_property("external-python") or os.environ.get("FIXATIVE_PYTHON") or None
     external = os.environ.get("FIXATIVE_OUT_OF_PROCESS") == "1"
-    report = run_export(raw, job, progress=progress, python=python, external=external)
-    Gimp.progress_end()
-    return report
+    try:
+        return run_export(raw, job, progress=progress, python=python, external=external)
+    finally:
+        Gimp.progress_end()
 
 
 def _failure(procedure: Gimp.Procedure, message: str):
@@ -184,6 +185,8 @@ def _export_run(procedure, run_mode, image, file, options, metadata, config, fmt
         return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
     except HostError as exc:
         return _failure(procedure, str(exc))
+    except Exception as exc:  # a plug-in bug: a message, never a crashed plug-in
+        return _failure(procedure, f"{path}: Fixative failed: {type(exc).__name__}: {exc}")
     finally:
         if flat is not None:
             flat.delete()
@@ -231,6 +234,8 @@ def _image_run(procedure, run_mode, image, drawables, config, data):
         return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
     except HostError as exc:
         return _failure(procedure, str(exc))
+    except Exception as exc:  # a plug-in bug: a message, never a crashed plug-in
+        return _failure(procedure, f"{path}: Fixative failed: {type(exc).__name__}: {exc}")
     finally:
         if duplicate is not None:
             duplicate.delete()
