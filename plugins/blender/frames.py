@@ -113,7 +113,6 @@ class FIXATIVE_PT_output(bpy.types.Panel):
     bl_space_type = "PROPERTIES"
     bl_region_type = "WINDOW"
     bl_context = "output"
-    bl_options = {"DEFAULT_CLOSED"}  # noqa: RUF012 - Blender requires a set
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout

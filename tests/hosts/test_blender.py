@@ -21,6 +21,7 @@ from harness import REPO, ROOT_RESULTS, run_host
 from PIL import Image
 
 CASE = "/src/tests/hosts/blender_case.py"
+GUI_CASE = "/src/tests/hosts/blender_gui_case.py"
 
 
 @pytest.fixture(scope="session")
@@ -300,3 +301,30 @@ def test_platform_zip_bundles_its_dependencies(rootfs: Path, tmp_path: Path) -> 
         assert "/extensions/.local/lib/python3.13/site-packages/" in path, (name, path)
     assert data["numpy"].startswith("/usr/lib/python3/"), data["numpy"]
     chk.assert_declared(tmp_path / "protected.png")
+
+
+def test_user_interface_under_xvfb(blender_ext: Path, host_results: Path) -> None:
+    """Blender's real window (Xvfb): the Output panel and Image menu draw, an animation renders
+    as a UI render job with the frame handler, Save Protected As… opens its file browser."""
+    argv = ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24 -nolisten tcp"]
+    argv += ["blender", "--factory-startup", "--python", GUI_CASE, "--", ROOT_RESULTS]
+    proc = run_host(
+        argv,
+        timeout=180,
+        results=host_results,
+        files={".config/blender": blender_ext / "blender-config"},
+        home="blender",
+    )
+    data = json.loads((host_results / "gui.json").read_text())
+    assert data["exception"] is None, data["exception"]
+    assert data["steps"] == ["setup", "show_output", "wait_render", "open_browser"]
+    assert data["loaded"] is True and data["alive"] is True
+    assert data["draws"].get("output_panel", 0) >= 1
+    assert data["draws"].get("image_menu", 0) >= 1 and data["menu_has_entry"] is True
+    assert data["draws"].get("operator", 0) >= 1  # the file browser's options
+    assert data["invoke"] == ["RUNNING_MODAL"]
+    assert [(r["frame"], r["error"]) for r in data["reports"]] == [(1, None), (2, None)]
+    names = sorted(p.name for p in (host_results / "frames").iterdir())
+    assert names == ["f_0001.png", "f_0001_protected.png", "f_0002.png", "f_0002_protected.png"]
+    assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr[-3000:]
+    assert proc.returncode == 0

@@ -1,0 +1,135 @@
+"""Blender's UI under Xvfb (run by tests/hosts/test_blender.py; not collected by pytest).
+
+    xvfb-run -a blender --factory-startup --python /src/tests/hosts/blender_gui_case.py -- OUTDIR
+
+Timers drive the real window: the Output Properties panel and the Image menu are drawn, an
+animation renders as a UI render job (the frame handler then runs off the main thread) and Save
+Protected As… opens its file browser. Draw counts and outcomes go to OUTDIR/gui.json.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+
+import addon_utils
+import bpy
+
+ADDON = "bl_ext.user_default.fixative"
+OUT = Path(sys.argv[sys.argv.index("--") + 1])
+state: dict = {"steps": [], "draws": {}, "exception": None}
+
+
+def counted(cls: type, name: str) -> None:
+    """Count the calls Blender makes to a registered class's draw()."""
+    original = cls.draw
+
+    def draw(self, context):
+        state["draws"][name] = state["draws"].get(name, 0) + 1
+        return original(self, context)
+
+    cls.draw = draw
+
+
+def areas() -> tuple:
+    screen = bpy.context.window_manager.windows[0].screen
+    big = sorted(screen.areas, key=lambda a: a.width * a.height, reverse=True)
+    return big[0], big[1]
+
+
+def step(fn):
+    def run():
+        try:
+            delay = fn()
+            state["steps"].append(fn.__name__)
+            return delay
+        except Exception:
+            state["exception"] = traceback.format_exc()
+            finish()
+            return None
+
+    return run
+
+
+@step
+def setup() -> None:
+    mod = addon_utils.enable(ADDON, default_set=True)
+    state["loaded"] = mod is not None
+    frames = sys.modules[ADDON + ".frames"]
+    counted(frames.FIXATIVE_PT_output, "output_panel")
+    counted(sys.modules[ADDON + ".operators"].FIXATIVE_OT_save_protected_as, "operator")
+    bpy.types.IMAGE_MT_image.append(menu_probe)
+    bpy.context.preferences.addons[ADDON].preferences.protect_frames = True
+    bpy.context.preferences.view.render_display_type = "NONE"
+    scene = bpy.context.scene
+    scene.render.engine = "CYCLES"
+    scene.cycles.samples = 1
+    scene.cycles.use_denoising = False
+    scene.render.resolution_x = scene.render.resolution_y = 48
+    scene.frame_start, scene.frame_end = 1, 2
+    scene.render.filepath = str(OUT / "frames" / "f_")
+    props, image = areas()
+    props.type = "PROPERTIES"
+    image.type = "IMAGE_EDITOR"
+    bpy.app.timers.register(show_output, first_interval=1.0)
+
+
+def menu_probe(self, context) -> None:
+    """Appended after Fixative's entry: counts the Image menu's draws and checks the entry."""
+    entries = bpy.types.IMAGE_MT_image._dyn_ui_initialize()
+    ours = sys.modules[ADDON + ".operators"].menu_entry
+    state["menu_has_entry"] = ours in entries and entries.index(ours) < entries.index(menu_probe)
+    state["draws"]["image_menu"] = state["draws"].get("image_menu", 0) + 1
+
+
+@step
+def show_output() -> None:
+    props, image = areas()
+    props.spaces[0].context = "OUTPUT"
+    window = bpy.context.window_manager.windows[0]
+    with bpy.context.temp_override(window=window, area=image):
+        bpy.ops.render.render("INVOKE_DEFAULT", animation=True)
+    bpy.app.timers.register(wait_render, first_interval=1.0)
+
+
+@step
+def wait_render() -> float | None:
+    if bpy.app.is_job_running("RENDER"):
+        return 0.5
+    frames = sys.modules[ADDON + ".frames"]
+    state["reports"] = [r.__dict__ for r in frames.last_reports()]
+    _props, image = areas()
+    image.spaces[0].image = bpy.data.images["Render Result"]
+    window = bpy.context.window_manager.windows[0]
+    region = next(r for r in image.regions if r.type == "WINDOW")
+    with bpy.context.temp_override(window=window, area=image, region=region):
+        bpy.ops.wm.call_menu(name="IMAGE_MT_image")
+    bpy.app.timers.register(open_browser, first_interval=1.0)
+    return None
+
+
+@step
+def open_browser() -> None:
+    _props, image = areas()
+    window = bpy.context.window_manager.windows[0]
+    region = next(r for r in image.regions if r.type == "WINDOW")
+    with bpy.context.temp_override(window=window, area=image, region=region):
+        result = bpy.ops.image.fixative_save_protected_as("INVOKE_DEFAULT")
+    state["invoke"] = sorted(result)
+    bpy.app.timers.register(finish_step, first_interval=2.0)
+
+
+@step
+def finish_step() -> None:
+    finish()
+
+
+def finish() -> None:
+    state["alive"] = True
+    (OUT / "gui.json").write_text(json.dumps(state, indent=2))
+    bpy.ops.wm.quit_blender()
+
+
+bpy.app.timers.register(setup, first_interval=1.0)
