@@ -118,6 +118,32 @@ def open_browser() -> None:
     with bpy.context.temp_override(window=window, area=image, region=region):
         result = bpy.ops.image.fixative_save_protected_as("INVOKE_DEFAULT")
     state["invoke"] = sorted(result)
+    bpy.app.timers.register(save_in_browser, first_interval=1.5)
+
+
+@step
+def save_in_browser() -> None:
+    """Type a folder and name in the file browser (JPEG chosen) and press Save."""
+    for window in bpy.context.window_manager.windows:
+        for area in window.screen.areas:
+            if area.type == "FILE_BROWSER":
+                break
+        else:
+            continue
+        break
+    else:
+        msg = "no file browser window opened"
+        raise RuntimeError(msg)
+    params = area.spaces[0].params
+    params.directory = str(OUT).encode()
+    params.filename = "gui_protected"
+    op = area.spaces[0].active_operator
+    op.file_format = "JPEG"
+    op.filepath = str(OUT / "gui_protected")
+    state["checked"] = op.check(bpy.context) if hasattr(op, "check") else None
+    region = next(r for r in area.regions if r.type == "WINDOW")
+    with bpy.context.temp_override(window=window, area=area, region=region):
+        bpy.ops.file.execute()
     bpy.app.timers.register(finish_step, first_interval=2.0)
 
 

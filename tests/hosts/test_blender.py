@@ -305,7 +305,7 @@ def test_platform_zip_bundles_its_dependencies(rootfs: Path, tmp_path: Path) -> 
 
 def test_user_interface_under_xvfb(blender_ext: Path, host_results: Path) -> None:
     """Blender's real window (Xvfb): the Output panel and Image menu draw, an animation renders
-    as a UI render job with the frame handler, Save Protected As… opens its file browser."""
+    as a UI render job with the frame handler, Save Protected As… saves from its file browser."""
     argv = ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24 -nolisten tcp"]
     argv += ["blender", "--factory-startup", "--python", GUI_CASE, "--", ROOT_RESULTS]
     proc = run_host(
@@ -317,7 +317,8 @@ def test_user_interface_under_xvfb(blender_ext: Path, host_results: Path) -> Non
     )
     data = json.loads((host_results / "gui.json").read_text())
     assert data["exception"] is None, data["exception"]
-    assert data["steps"] == ["setup", "show_output", "wait_render", "open_browser"]
+    steps = ["setup", "show_output", "wait_render", "open_browser", "save_in_browser"]
+    assert data["steps"] == steps
     assert data["loaded"] is True and data["alive"] is True
     assert data["draws"].get("output_panel", 0) >= 1
     assert data["draws"].get("image_menu", 0) >= 1 and data["menu_has_entry"] is True
@@ -326,5 +327,9 @@ def test_user_interface_under_xvfb(blender_ext: Path, host_results: Path) -> Non
     assert [(r["frame"], r["error"]) for r in data["reports"]] == [(1, None), (2, None)]
     names = sorted(p.name for p in (host_results / "frames").iterdir())
     assert names == ["f_0001.png", "f_0001_protected.png", "f_0002.png", "f_0002_protected.png"]
+    # Saved from the file browser: JPEG chosen, the extension added by the operator's check().
+    with Image.open(host_results / "gui_protected.jpg") as im:
+        assert (im.format, im.mode, im.size) == ("JPEG", "RGB", (48, 48))
+    chk.assert_declared(host_results / "gui_protected.jpg")
     assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr[-3000:]
     assert proc.returncode == 0
