@@ -63,7 +63,11 @@ def layer(results: Path, name: str, pixels: np.ndarray, **extra) -> dict:
     """Write `pixels` for the case to load as one layer (babl format matching the dtype)."""
     path = results / f"{name}.raw"
     path.write_bytes(np.ascontiguousarray(pixels).tobytes())
-    babl = {np.dtype(np.uint8): "R'G'B'A u8", np.dtype(np.uint16): "R'G'B'A u16"}[pixels.dtype]
+    babl = {
+        np.dtype(np.uint8): "R'G'B'A u8",
+        np.dtype(np.uint16): "R'G'B'A u16",
+        np.dtype(np.float32): "R'G'B'A float",
+    }[pixels.dtype]
     h, w = pixels.shape[:2]
     return {"raw": f"{ROOT_RESULTS}/{path.name}", "babl": babl, "width": w, "height": h, **extra}
 
@@ -146,6 +150,17 @@ def test_gimp_protected_png_and_jpeg_exports(rootfs, host_results: Path, gimp_pl
     (res / "clay.icc").write_bytes(chk.root_file(chk.CLAY_ICC).read_bytes())
     images.append(
         image(
+            "float",
+            [layer(res, "float", rgba16.astype(np.float32) / 65535)],
+            [
+                save("protected_png", "float.fixative-png"),
+                save("protected_webp", "float.fixative-webp"),
+            ],
+            precision="FLOAT_NON_LINEAR",
+        )
+    )
+    images.append(
+        image(
             "clay",
             [layer(res, "clay", rgba8)],
             [save("plain_png", "clay-plain.png"), save("protected_png", "clay.fixative-png")],
@@ -182,6 +197,15 @@ def test_gimp_protected_png_and_jpeg_exports(rootfs, host_results: Path, gimp_pl
     jpg = chk.load(res / "rgba8-procedure.jpg")
     assert jpg.shape == (*rgba8.shape[:2], 3) and jpg[:, :10].min() > 230
     chk.assert_declared(res / "rgba8-procedure.jpg")
+    # A 32-bit float image: read as float, written as 16-bit PNG; WebP keeps alpha.
+    assert_all_ok(out["images"]["float"], 1)
+    as_float = chk.load(res / "float.fixative-png")
+    assert as_float.dtype == np.uint16
+    chk.assert_within_budget(rgba16, as_float, eps, name="float.fixative-png")
+    chk.assert_declared(res / "float.fixative-png")
+    webp = chk.load(res / "float.fixative-webp")
+    assert webp.shape == rgba8.shape and np.array_equal(webp[..., 3], rgba8[..., 3])
+    chk.assert_declared(res / "float.fixative-webp")
     # A non-sRGB image keeps its values (read in its own space) and its profile.
     assert_all_ok(out["images"]["clay"], 1)
     plain, path = chk.load(res / "clay-plain.png"), res / "clay.fixative-png"
