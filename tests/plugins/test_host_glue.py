@@ -15,8 +15,7 @@ REPO = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(REPO / "plugins" / "common"))
 sys.path.insert(0, str(REPO / "plugins" / "krita"))
 
-from fixative_host import ExportJob, HostError, RawImage, run_export  # noqa: E402
-from fixative_host.runner import HostCancelled  # noqa: E402
+from fixative_host import ExportJob, HostCancelled, HostError, RawImage, run_export  # noqa: E402
 from fixative_krita import bridge as krita_bridge  # noqa: E402
 from fixative_krita.settings import KritaSettings  # noqa: E402
 

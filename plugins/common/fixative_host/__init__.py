@@ -5,7 +5,7 @@ protects pixels (the core does). It carries a host's pixels to the core, in proc
 numpy/onnxruntime import, else through an external Python, with the same code path.
 """
 
-from .raw import SAMPLE_TYPES, RawImage
-from .runner import ExportJob, HostError, run_export
+from .raw import RawImage
+from .runner import ExportJob, HostCancelled, HostError, run_export
 
-__all__ = ["SAMPLE_TYPES", "ExportJob", "HostError", "RawImage", "run_export"]
+__all__ = ["ExportJob", "HostCancelled", "HostError", "RawImage", "run_export"]

@@ -13,7 +13,6 @@ import os
 import queue
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 from collections.abc import Callable
@@ -237,8 +236,3 @@ def _follow(proc: subprocess.Popen, progress, cancel, python: str) -> dict:
             raise HostCancelled(result["error"])
         raise HostError(result["error"])
     return result["report"]
-
-
-def python_executable_hint() -> str:
-    """The interpreter running now (shown as an example in settings dialogs)."""
-    return sys.executable or "python3"

@@ -30,8 +30,7 @@ import gi  # noqa: E402
 gi.require_version("Gimp", "3.0")
 gi.require_version("GimpUi", "3.0")
 from fixative_gimp import bridge  # noqa: E402
-from fixative_host import ExportJob, HostError, run_export  # noqa: E402
-from fixative_host.runner import HostCancelled  # noqa: E402
+from fixative_host import ExportJob, HostCancelled, HostError, run_export  # noqa: E402
 from gi.repository import Gimp, GimpUi, Gio, GLib, GObject  # noqa: E402
 
 EXPORT_PROCEDURE = "plug-in-fixative-export-protected"

@@ -15,8 +15,7 @@ import os
 import sys
 import time
 
-from fixative_host import HostError, run_export
-from fixative_host.runner import HostCancelled
+from fixative_host import HostCancelled, HostError, run_export
 from krita import Extension
 from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import QApplication, QMessageBox, QProgressDialog
