@@ -62,6 +62,22 @@ def measure(reference: np.ndarray, protected: np.ndarray, eps: float, results: P
     return figures
 
 
+def opaque_box(pixels: np.ndarray) -> tuple[slice, slice]:
+    """The fully opaque part (the artwork) of a film-transparent render, in multiples of 8:
+    the latent measure compares against noise added everywhere, so a transparent border (no
+    picture, restored before measuring) would count against the protection."""
+    if pixels.shape[2] == 3:
+        return slice(None), slice(None)
+    opaque = pixels[..., 3] == 255
+    box = []
+    for idx in (np.flatnonzero(opaque.any(axis=1)), np.flatnonzero(opaque.any(axis=0))):
+        start, stop = int(idx[0]) + 1, int(idx[-1])  # 1 px in: the anti-aliased edge
+        extra = (stop - start) % 8
+        box.append(slice(start + extra // 2, stop - (extra - extra // 2)))
+    assert opaque[box[0], box[1]].all(), "the artwork is not an opaque rectangle"
+    return box[0], box[1]
+
+
 def wheel_model(ext: Path, into: Path) -> str:
     """The shipped model as packed in the extension's fixative wheel, extracted to `into`."""
     wheel = zipfile.ZipFile(next((ext / "py313" / "stage-py313" / "wheels").glob("fixative-*")))
@@ -126,7 +142,8 @@ def test_save_protected_as_render(blender_ext: Path, host_results: Path, transpa
     chk.assert_within_budget(plain, protected, eps, name="protected.png")
     if transparent == "1":
         assert plain[..., 3].min() == 0 and plain[..., 3].max() == 255
-    figures = {"protected.png": measure(plain, protected, eps, host_results)}
+    visible = opaque_box(plain)
+    figures = {"protected.png": measure(plain[visible], protected[visible], eps, host_results)}
     exif = run_host(
         ["exiftool", "-j", "-n", "-XMP:all", f"{ROOT_RESULTS}/protected.png"],
         timeout=60,
