@@ -120,12 +120,13 @@ def case_save(out: Path, transparent: str, fmt: str, size: str, texture: str) ->
     }
 
 
-def case_save_image(out: Path, texture: str) -> dict:
-    """An ordinary image (a loaded PNG), saved as is: no view transform, as Blender's Save As."""
+def case_save_image(out: Path, texture: str, depth: str = "8") -> dict:
+    """An ordinary image (a loaded PNG), saved as is: no view transform, as Blender's Save As.
+    A 16-bit PNG is held by Blender as a float (linear, premultiplied) buffer."""
     image = bpy.data.images.load(texture)
     bpy.context.scene.view_settings.view_transform = "AgX"  # must not be applied
-    call = call_save(image_name=image.name, filepath=str(out / "protected.png"))
-    return {"call": call, "size": list(image.size), "depth": image.depth}
+    call = call_save(image_name=image.name, filepath=str(out / "protected.png"), color_depth=depth)
+    return {"call": call, "size": list(image.size), "depth": image.depth, "float": image.is_float}
 
 
 def case_animation(out: Path, file_format: str, mode: str) -> dict:

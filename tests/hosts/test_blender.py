@@ -174,6 +174,21 @@ def test_save_protected_as_loaded_image(blender_ext: Path, host_results: Path) -
     chk.assert_measurable({"protected.png": measure(original, protected, eps, host_results)})
 
 
+def test_save_protected_as_16bit_image(blender_ext: Path, host_results: Path) -> None:
+    """A 16-bit RGBA PNG (Blender holds it as linear, premultiplied float) saved as 16-bit PNG:
+    same pixels within the budget, alpha kept, 16 bits kept."""
+    eps = chk.model_epsilon("medium")
+    original = chk.to_u16(chk.picture((96, 80), alpha=True))
+    chk.write_png16(host_results / "original16.png", original)
+    data = run_case(blender_ext, host_results, "save_image", f"{ROOT_RESULTS}/original16.png", "16")
+    assert data["call"] == {"result": ["FINISHED"], "error": None}
+    assert data["float"] is True
+    protected = chk.load(host_results / "protected.png")
+    assert protected.dtype == np.uint16
+    chk.assert_within_budget(original, protected, eps, name="protected.png")
+    chk.assert_declared(host_results / "protected.png")
+
+
 @pytest.mark.parametrize("fmt", ["JPEG", "TIFF", "WEBP"])
 def test_save_protected_as_other_formats(blender_ext: Path, host_results: Path, fmt: str) -> None:
     data = run_case(blender_ext, host_results, "save", "1", fmt, "64", TEXTURE)
