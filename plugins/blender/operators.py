@@ -67,6 +67,7 @@ class FIXATIVE_OT_save_protected_as(bpy.types.Operator):
         if image is None:
             self.report({"ERROR"}, "No image to save: open one in the Image Editor")
             return {"CANCELLED"}
+        self.image_name = image.name  # the file browser's context has no Image Editor
         if not self.filepath:
             stem = bpy.path.clean_name(Path(image.name).stem) or "image"
             folder = Path(bpy.path.abspath("//")) if bpy.data.filepath else Path.home()
