@@ -171,24 +171,30 @@ def _export_run(procedure, run_mode, image, file, options, metadata, config, fmt
         dialog.destroy()
         if not accepted:
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
-    flat = None
-    try:
+
+    def read() -> bytes:
         bridge.refuse_unsupported(image, path)
         exported, flat = options.get_image(image)
         if exported != Gimp.ExportReturn.EXPORT:
-            flat = None  # GIMP handed the image itself: it is not ours to delete
-        source = flat or image
-        raw = bridge.read_flattened(source, source.get_layers()[0])
-        _protect(raw, _job(path, fmt, config), config)
+            return bridge.read_flattened(image, image.get_layers()[0])  # GIMP's own image
+        try:
+            return bridge.read_flattened(flat, flat.get_layers()[0])
+        finally:
+            flat.delete()
+
+    return _protect_to(procedure, path, fmt, config, read)
+
+
+def _protect_to(procedure, path: str, fmt: Format, config, read):
+    """Protect the pixels `read()` returns into `path`; every failure becomes a PDB status."""
+    try:
+        _protect(read(), _job(path, fmt, config), config)
     except HostCancelled:
         return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
     except HostError as exc:
         return _failure(procedure, str(exc))
     except Exception as exc:  # a plug-in bug: a message, never a crashed plug-in
         return _failure(procedure, f"{path}: Fixative failed: {type(exc).__name__}: {exc}")
-    finally:
-        if flat is not None:
-            flat.delete()
     return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None)
 
 
@@ -222,23 +228,17 @@ def _image_run(procedure, run_mode, image, drawables, config, data):
             procedure, "Export Protected: no output file given and the image has no file name."
         )
     path = file.get_path()
-    duplicate = None
-    try:
+
+    def read() -> bytes:
         bridge.refuse_unsupported(image, path)
-        duplicate = image.duplicate()
-        layer = duplicate.merge_visible_layers(Gimp.MergeType.CLIP_TO_IMAGE)
-        raw = bridge.read_flattened(duplicate, layer)
-        _protect(raw, _job(path, fmt, config), config)
-    except HostCancelled:
-        return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
-    except HostError as exc:
-        return _failure(procedure, str(exc))
-    except Exception as exc:  # a plug-in bug: a message, never a crashed plug-in
-        return _failure(procedure, f"{path}: Fixative failed: {type(exc).__name__}: {exc}")
-    finally:
-        if duplicate is not None:
+        duplicate = image.duplicate()  # merged in a copy: the user's image is never touched
+        try:
+            layer = duplicate.merge_visible_layers(Gimp.MergeType.CLIP_TO_IMAGE)
+            return bridge.read_flattened(duplicate, layer)
+        finally:
             duplicate.delete()
-    return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None)
+
+    return _protect_to(procedure, path, fmt, config, read)
 
 
 class Fixative(Gimp.PlugIn):
