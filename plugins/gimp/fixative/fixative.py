@@ -172,7 +172,7 @@ def _export_run(procedure, run_mode, image, file, options, metadata, config, fmt
         if not accepted:
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
 
-    def read() -> bytes:
+    def read() -> bridge.RawImage:
         bridge.refuse_unsupported(image, path)
         exported, flat = options.get_image(image)
         if exported != Gimp.ExportReturn.EXPORT:
@@ -229,7 +229,7 @@ def _image_run(procedure, run_mode, image, drawables, config, data):
         )
     path = file.get_path()
 
-    def read() -> bytes:
+    def read() -> bridge.RawImage:
         bridge.refuse_unsupported(image, path)
         duplicate = image.duplicate()  # merged in a copy: the user's image is never touched
         try:
