@@ -7,6 +7,7 @@ every run agrees on it.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,12 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
 DEV_DIR = REPO.parent / "shared" / "data" / "dev"
+# Extra training images from Debian packages (scripts/fetch_training_data.py fills it).
+EXTRA_DIR = Path(
+    os.environ.get("FIXATIVE_TRAIN_EXTRA")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fixative" / "train-extra"
+).expanduser()
+MANIFEST = "manifest.txt"
 
 # Five clip-art images (flat colour and line art: where visibility matters most), three wallpapers.
 EVAL_IMAGES = (
@@ -51,6 +58,34 @@ def split(dev_dir: Path = DEV_DIR) -> tuple[list[Path], list[Path]]:
         msg = f"evaluation images missing from {dev_dir}: {missing}"
         raise FileNotFoundError(msg)
     return train, evals
+
+
+def extra_train_files(extra_dir: Path = EXTRA_DIR) -> list[Path]:
+    """The extra training PNGs listed in `extra_dir`/manifest.txt, sorted; [] if no such folder.
+
+    A folder without its manifest (an interrupted fetch) or missing a listed file is an error.
+    """
+    extra_dir = Path(extra_dir)
+    if not extra_dir.is_dir():
+        return []
+    manifest = extra_dir / MANIFEST
+    if not manifest.is_file():
+        msg = f"{extra_dir} has no {MANIFEST}: run scripts/fetch_training_data.py"
+        raise FileNotFoundError(msg)
+    files = []
+    for line in manifest.read_text().splitlines():
+        if not line.strip():
+            continue
+        name = line.split(maxsplit=1)[0]
+        if name in EVAL_IMAGES or Path(name).name != name:
+            msg = f"{manifest}: refusing entry {name!r}"
+            raise ValueError(msg)
+        path = extra_dir / name
+        if not path.is_file():
+            msg = f"{path} is listed in {manifest} but missing"
+            raise FileNotFoundError(msg)
+        files.append(path)
+    return sorted(files)
 
 
 def data_digest(files: list[Path]) -> str:
