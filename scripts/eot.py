@@ -51,16 +51,29 @@ def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv2d(F.pad(x, (r, r, r, r), mode="replicate"), k2, groups=x.shape[1])
 
 
+def down_up(x: torch.Tensor, scale: float) -> torch.Tensor:
+    """Downscale, then back to the original size: the detail a thumbnail-and-enlarge step keeps."""
+    return F.interpolate(resize(x, scale), size=x.shape[-2:], mode="bilinear", align_corners=False)
+
+
 def random_transform(
-    rng: random.Random, p_resize=0.4, p_blur=0.3, p_jpeg=0.5
+    rng: random.Random, p_resize=0.4, p_blur=0.3, p_jpeg=0.5, p_up=0.0
 ) -> tuple[Transform, str]:
-    """A random composition resize -> blur -> JPEG, and a short description for the log."""
+    """A random composition resize -> blur -> JPEG, and a short description for the log.
+
+    A resize is followed, with probability `p_up`, by scaling back up to the original size: the
+    encoder then sees the full grid with only the detail the downscale kept.
+    """
     steps: list[Transform] = []
     names = []
     if rng.random() < p_resize:
         s = rng.uniform(0.5, 1.0)
-        steps.append(lambda x, s=s: resize(x, s))
-        names.append(f"resize{s:.2f}")
+        if rng.random() < p_up:
+            steps.append(lambda x, s=s: down_up(x, s))
+            names.append(f"resize{s:.2f}up")
+        else:
+            steps.append(lambda x, s=s: resize(x, s))
+            names.append(f"resize{s:.2f}")
     if rng.random() < p_blur:
         sg = rng.uniform(0.3, 1.0)
         steps.append(lambda x, sg=sg: blur(x, sg))

@@ -63,6 +63,21 @@ class OnnxGenerator:
         return (time.perf_counter() - t) / repeats / (size * size / 1e6)
 
 
+class TorchGenerator(OnnxGenerator):
+    """A training checkpoint, measured before export (quick comparisons between runs)."""
+
+    def __init__(self, run: Path, threads: int = 2) -> None:
+        from generator import Generator, GeneratorConfig
+
+        state = torch.load(run / "ckpt.pt", map_location="cpu", weights_only=False)
+        self.net = Generator(GeneratorConfig(**state["config"]["generator"])).eval()
+        self.net.load_state_dict(state["model"])
+
+    def unit(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self.net(x)
+
+
 def cached_pgd(
     cache: Path, name: str, encoder, x, eps: float, steps: int, targeted: bool
 ) -> tuple[torch.Tensor, float]:
@@ -187,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--model", type=Path, default=Path("models/fixative-g1.onnx"))
+    p.add_argument("--run", type=Path, help="measure a training checkpoint instead of --model")
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--cache", type=Path, default=Path("runs/eval-cache"))
     p.add_argument("--md", type=Path)
@@ -203,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         load_encoder(weights / "taef2_encoder.pth"),
         load_decoder(weights / "taef2_decoder.pth"),
     )
-    gen = OnnxGenerator(args.model)
+    gen = TorchGenerator(args.run) if args.run else OnnxGenerator(args.model)
     _, evals = split()
     evals = evals[: args.limit] if args.limit else evals
 
@@ -263,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     pgd_s_per_mp = pgd_s / (CROP * CROP / 1e6)
     eq = methods.get("pgd100_eqpsnr", methods["pgd100"])
     summary = {
-        "model": str(args.model),
+        "model": str(args.run or args.model),
         "epsilon": EPSILON,
         "n_images": len(names),
         "n_clip": sum(n.startswith(CLIP_PREFIX) for n in names),

@@ -1,11 +1,20 @@
 """The Fixative perturbation generator (training side; the core only ever sees its ONNX export).
 
 A small fully-convolutional network: a 4x4 patch embedding, a trunk at 1/4 resolution with a
-branch at 1/8 (the latent grid of the target encoder), and a 4x4 transposed-conv head. Its output
-is a unit perturbation (tanh, in [-1, 1]) multiplied by a fixed, content-adaptive texture mask:
-texture hides noise, flat colour and line art do not, so flat areas get `mask_floor` of the
-budget.
-The mask uses min-pooled local contrast, so an isolated edge (line art) does not count as texture.
+branch at 1/8 (the latent grid of the target encoder), and a head back to full resolution. Its
+output is a unit perturbation (tanh, in [-1, 1]) multiplied by a fixed, content-adaptive texture
+mask: texture hides noise, flat colour and line art do not, so flat areas get `mask_floor` of the
+budget. The mask uses min-pooled local contrast, so an isolated edge (line art) does not count as
+texture.
+
+Heads (`GeneratorConfig.head`):
+- "patch": a 4x4 stride-4 transposed conv (fixative-g1). It can paint any pattern inside a 4x4
+  cell, and training drove it to a fine near-periodic carrier that a 0.5x resize erases.
+- "smooth": a 2x2 stride-2 transposed conv and a 3x3 conv at 1/2 resolution, then bilinear 2x
+  upsampling. The perturbation has no content above half the pixel Nyquist frequency, which is
+  what a 0.5x downscale keeps. Its local mean (a 9x9 window at 1/2 resolution) is removed
+  before the tanh: without that, training found a global colour cast (the same for every image,
+  so universal, and visible as a tint).
 """
 
 from __future__ import annotations
@@ -22,6 +31,8 @@ class GeneratorConfig:
     width: int = 32  # channels at 1/4 resolution
     width_low: int = 80  # channels at 1/8 resolution
     blocks_low: int = 3
+    head: str = "patch"  # "patch" (g1) or "smooth" (band-limited, survives 0.5x resize)
+    head_width: int = 16  # channels at 1/2 resolution ("smooth" head)
     mask_floor: float = 0.2  # share of the budget left on perfectly flat areas
     mask_texture: float = (
         0.04  # local contrast (std of luma, [0,1] units) that earns the full budget
@@ -29,6 +40,9 @@ class GeneratorConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+CENTRE_WINDOW = 9  # "smooth" head: window (at 1/2 resolution) whose mean is removed
 
 
 def _conv(n_in: int, n_out: int, stride: int = 1) -> nn.Conv2d:
@@ -69,7 +83,14 @@ class Generator(nn.Module):
         self.low = nn.Sequential(*[ResBlock(wl) for _ in range(cfg.blocks_low)])
         self.up = _conv(wl, w)
         self.hi2 = ResBlock(w)
-        self.head = nn.ConvTranspose2d(w, 3, 4, stride=4)
+        if cfg.head == "patch":
+            self.head = nn.ConvTranspose2d(w, 3, 4, stride=4)
+        elif cfg.head == "smooth":
+            self.head_up = nn.ConvTranspose2d(w, cfg.head_width, 2, stride=2)
+            self.head = _conv(cfg.head_width, 3)
+        else:
+            msg = f"unknown generator head {cfg.head!r}"
+            raise ValueError(msg)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         h = F.relu(self.embed(image * 2.0 - 1.0))
@@ -77,7 +98,15 @@ class Generator(nn.Module):
         low = self.low(F.relu(self.down(h)))
         h = h + self.up(F.interpolate(low, scale_factor=2.0, mode="nearest"))
         h = self.hi2(F.relu(h))
-        unit = torch.tanh(self.head(F.relu(h)))
+        if self.cfg.head == "patch":
+            unit = torch.tanh(self.head(F.relu(h)))
+        else:
+            half = self.head(F.relu(self.head_up(F.relu(h))))
+            half = half - F.avg_pool2d(
+                half, CENTRE_WINDOW, stride=1, padding=CENTRE_WINDOW // 2, count_include_pad=False
+            )
+            full = F.interpolate(half, scale_factor=2.0, mode="bilinear", align_corners=False)
+            unit = torch.tanh(full)
         return unit * texture_mask(image, self.cfg.mask_floor, self.cfg.mask_texture)
 
 
@@ -87,7 +116,9 @@ def receptive_field(cfg: GeneratorConfig = GeneratorConfig()) -> int:
     quarter_convs = 2 + 1 + 2  # hi1 (2), up (1), hi2 (2)
     eighth_convs = 1 + 2 * cfg.blocks_low  # down + blocks
     mask = 1 + 2 + 2  # std 3x3, min 5x5, avg 5x5
-    return 4 + 4 * quarter_convs + 8 * eighth_convs + 8 + 4 + mask
+    # "smooth" head: 3x3 conv and local-mean window at 1/2 res, bilinear taps, beyond the 4 px cell.
+    head = 4 if cfg.head == "patch" else 4 + 2 + 2 * (CENTRE_WINDOW // 2) + 1
+    return 4 + 4 * quarter_convs + 8 * eighth_convs + 8 + head + mask
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -24,7 +24,7 @@ import os
 import random
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,8 @@ from generator import Generator, GeneratorConfig
 from metrics import relative_distortion
 from taef2 import load_encoder
 
+REPO = Path(__file__).resolve().parent.parent
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -51,6 +53,13 @@ class TrainConfig:
     seed: int = 1234
     threads: int = 2
     ckpt_every: int = 50
+    # Publishing transforms (EOT): probability of each step in a batch's random composition.
+    p_resize: float = 0.4
+    p_blur: float = 0.3
+    p_jpeg: float = 0.5
+    p_up: float = 0.0  # share of resizes scaled back up to the original size
+    init_from: str = ""  # warm start: checkpoint whose matching weights initialise the generator
+    extra_data: bool = False  # add the Debian-package images (scripts/fetch_training_data.py)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
 
     def to_dict(self) -> dict:
@@ -60,9 +69,31 @@ class TrainConfig:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
 
 
+# "cpu-g1" reproduces the first shipped model; "cpu" is the current default (band-limited head,
+# more resize in the EOT mix, the Debian-package images added to the training set).
+_G2 = GeneratorConfig(head="smooth")
 PRESETS = {
-    "cpu": TrainConfig(),
-    "gpu": TrainConfig(steps=20000, batch=32, crop=256, threads=8, ckpt_every=500),
+    "cpu-g1": TrainConfig(),
+    "cpu": TrainConfig(
+        steps=4000,
+        lr=3e-4,
+        p_resize=0.6,
+        p_up=0.5,
+        extra_data=True,
+        init_from="models/fixative-g1.onnx",
+        generator=_G2,
+    ),
+    "gpu": TrainConfig(
+        steps=20000,
+        batch=32,
+        crop=256,
+        threads=8,
+        ckpt_every=500,
+        p_resize=0.6,
+        p_up=0.5,
+        extra_data=True,
+        generator=_G2,
+    ),
 }
 
 
@@ -101,6 +132,26 @@ def universality(unit: torch.Tensor) -> torch.Tensor:
     return unit.mean(0).pow(2).mean() / unit.pow(2).mean().clamp_min(1e-8)
 
 
+def warm_start(gen: Generator, source: Path) -> None:
+    """Copy every weight whose name and shape match (a new head starts from scratch).
+
+    `source` is a training checkpoint or an exported model (the shipped `.onnx` keeps a preset
+    reproducible from the repository alone).
+    """
+    if not source.is_absolute():
+        source = REPO / source
+    if source.suffix == ".onnx":
+        from export_onnx import generator_from_onnx
+
+        src = generator_from_onnx(source).state_dict()
+    else:
+        src = torch.load(source, map_location="cpu", weights_only=False)["model"]
+    own = gen.state_dict()
+    match = {k: v for k, v in src.items() if k in own and own[k].shape == v.shape}
+    gen.load_state_dict({**own, **match})
+    print(f"warm start from {source}: {len(match)}/{len(own)} tensors", flush=True)
+
+
 def _truncate_log(log: Path, step: int) -> None:
     """Drop log rows past the checkpoint we resume from (they will be trained again)."""
     if not log.exists():
@@ -122,6 +173,14 @@ def train(run: Path, cfg: TrainConfig, max_minutes: float | None) -> Path:
     torch.set_num_threads(cfg.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     train_files, _ = split()
+    if cfg.extra_data:
+        from dataset import extra_train_files
+
+        extra = extra_train_files()
+        if not extra:
+            msg = "extra_data is set but no extra images: run scripts/fetch_training_data.py"
+            raise SystemExit(msg)
+        train_files = train_files + extra
     (run / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2, sort_keys=True))
     (run / "data.txt").write_text(
         "".join(f"{f.name} {hashlib.sha256(f.read_bytes()).hexdigest()}\n" for f in train_files)
@@ -132,6 +191,8 @@ def train(run: Path, cfg: TrainConfig, max_minutes: float | None) -> Path:
 
     torch.manual_seed(cfg.seed)
     gen = Generator(cfg.generator).to(device)
+    if cfg.init_from:
+        warm_start(gen, Path(cfg.init_from))
     opt = torch.optim.Adam(gen.parameters(), lr=cfg.lr)
     warmup = max(1, min(100, cfg.steps // 20))
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -167,7 +228,7 @@ def train(run: Path, cfg: TrainConfig, max_minutes: float | None) -> Path:
     while step < cfg.steps:
         t0 = time.time()
         x = crops.batch(cfg.batch).to(device)
-        transform, name = random_transform(rng)
+        transform, name = random_transform(rng, cfg.p_resize, cfg.p_blur, cfg.p_jpeg, cfg.p_up)
         unit = gen(x)
         x_adv = (x + cfg.epsilon * unit).clamp(0, 1)
         with torch.no_grad():
@@ -225,11 +286,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run", type=Path, required=True, help="run folder (checkpoints, logs)")
     p.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
     p.add_argument("--steps", type=int, help="override the preset's step count")
+    p.add_argument(
+        "--no-extra-data", action="store_true", help="dev images only (no Debian-package images)"
+    )
+    p.add_argument("--init", type=Path, help="warm start from this checkpoint's matching weights")
     p.add_argument("--max-minutes", type=float, help="checkpoint and stop after this long")
     args = p.parse_args(argv)
     cfg = PRESETS[args.preset]
     if args.steps:
-        cfg = TrainConfig(**{**cfg.__dict__, "steps": args.steps})
+        cfg = replace(cfg, steps=args.steps)
+    if args.init:
+        cfg = replace(cfg, init_from=str(args.init))
+    if args.no_extra_data:
+        cfg = replace(cfg, extra_data=False)
     train(args.run, cfg, args.max_minutes)
     return 0
 

@@ -1,0 +1,87 @@
+"""The training path, CI-sized: warm start, publishing transforms, checkpoint and resume."""
+
+from __future__ import annotations
+
+import csv
+import random
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def g1_model() -> Path:
+    # The default CPU preset warm-starts from it, so it stays in the repository.
+    return REPO / "models" / "fixative-g1.onnx"
+
+
+@pytest.fixture
+def tiny_config():
+    from generator import GeneratorConfig
+    from train import TrainConfig
+
+    # Two steps on 32 px crops: enough to run every stage of a real step, cheap enough for CI.
+    return TrainConfig(
+        steps=2,
+        batch=2,
+        crop=32,
+        ckpt_every=1,
+        p_resize=1.0,
+        p_up=1.0,
+        generator=GeneratorConfig(head="smooth", width=8, width_low=8, blocks_low=1),
+    )
+
+
+def test_warm_start_copies_g1s_trunk_and_leaves_a_new_head(g1_model):
+    from export_onnx import generator_from_onnx
+    from generator import Generator, GeneratorConfig
+    from train import warm_start
+
+    gen = Generator(GeneratorConfig(head="smooth"))
+    warm_start(gen, g1_model)
+    source = generator_from_onnx(g1_model).state_dict()
+    own = gen.state_dict()
+    assert torch.equal(own["low.0.a.weight"], source["low.0.a.weight"])
+    assert torch.equal(own["embed.weight"], source["embed.weight"])
+    assert "head_up.weight" not in source  # the band-limited head is trained from scratch
+
+
+def test_down_up_keeps_the_size_and_erases_pixel_stripes():
+    from eot import down_up
+
+    stripes = torch.zeros(1, 3, 64, 64)
+    stripes[..., ::2, :] = 1.0
+    out = down_up(stripes, 0.5)
+    assert out.shape == stripes.shape
+    # Period-2 stripes become flat grey (the outermost rows only feel the edge clamping).
+    assert float((out - 0.5)[..., 4:-4, :].abs().max()) < 1e-3
+
+
+def test_random_transform_names_what_it_drew():
+    from eot import random_transform
+
+    _, name = random_transform(random.Random(0), p_resize=1.0, p_blur=0.0, p_jpeg=0.0, p_up=1.0)
+    assert name.startswith("resize") and name.endswith("up")
+    _, name = random_transform(random.Random(0), p_resize=0.0, p_blur=0.0, p_jpeg=0.0)
+    assert name == "identity"
+
+
+def test_train_checkpoints_and_resumes(tmp_path, taef2_dir, tiny_config):
+    from train import train
+
+    run = tmp_path / "run"
+    train(run, tiny_config, max_minutes=None)
+    first = list(csv.DictReader((run / "log.csv").open()))
+    assert [r["step"] for r in first] == ["1", "2"]
+    assert torch.load(run / "ckpt.pt", weights_only=False)["step"] == 2
+
+    train(run, replace(tiny_config, steps=3), max_minutes=None)
+    rows = list(csv.DictReader((run / "log.csv").open()))
+    assert [r["step"] for r in rows] == ["1", "2", "3"]  # resumed at 2, no step trained twice
+    assert rows[:2] == first
+    for name in ("config.json", "data.txt", "digests.json"):
+        assert (run / name).stat().st_size > 0
