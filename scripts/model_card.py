@@ -1,6 +1,7 @@
 """Write the model card `models/<name>.md` from the exported file, its run and the evaluation.
 
-python scripts/model_card.py --run runs/g1 --eval docs/evaluation.json
+python scripts/model_card.py --model models/fixative-g2.onnx --run runs/g2 \
+    --notes docs/model/fixative-g2-notes.md
 """
 
 from __future__ import annotations
@@ -38,6 +39,24 @@ def card(model: Path, run: Path, evaluation: dict, table_md: str) -> str:
     cfg = json.loads((run / "config.json").read_text())
     data = (run / "data.txt").read_text().split()
     files = data[0::2]
+    # Debian-package images are named `<package>__<path>` by scripts/fetch_training_data.py.
+    dev = [f for f in files if "__" not in f]
+    packages: dict[str, int] = {}
+    for f in files:
+        if "__" in f:
+            packages[f.split("__")[0]] = packages.get(f.split("__")[0], 0) + 1
+    extra = ", ".join(f"{n} from `{k}`" for k, n in sorted(packages.items()))
+    data_line = (
+        f"{len(dev)} development images (`../shared/data/dev`, evaluation split excluded; list in"
+        " `scripts/dataset.py`)"
+        + (
+            f" and {sum(packages.values())} Debian-package images ({extra};"
+            " `scripts/fetch_training_data.py`, evaluation sources and their variants excluded)"
+            if packages
+            else ""
+        )
+    )
+    warm = cfg.get("init_from")
     gen_rt = evaluation["gen_s_per_mp"]
     lines = [
         f"# Model card: `{model.name}`",
@@ -58,10 +77,10 @@ def card(model: Path, run: Path, evaluation: dict, table_md: str) -> str:
         + ", ".join(f"{k} {v * 255:.0f}/255" for k, v in eps.items())
         + f"; trained at {float(meta['fixative.trained_epsilon']) * 255:.0f}/255 |",
         f"| target encoder | TAEF2 encoder, `{meta['fixative.target_encoder']}` |",
-        f"| training steps | {meta['fixative.training_steps']} |",
-        f"| training data | {len(files)} development images (`../shared/data/dev`,"
-        " evaluation split excluded;"
-        f" list in `scripts/dataset.py`), digest `{meta['fixative.training_data_digest']}` |",
+        f"| training steps | {meta['fixative.training_steps']}"
+        + (f", warm-started from `{warm}`" if warm else "")
+        + " |",
+        f"| training data | {data_line}, digest `{meta['fixative.training_data_digest']}` |",
         f"| training config | digest `{meta['fixative.config_digest']}` |",
         "",
         "## Training configuration",
@@ -70,7 +89,7 @@ def card(model: Path, run: Path, evaluation: dict, table_md: str) -> str:
         json.dumps(cfg, indent=2, sort_keys=True),
         "```",
         "",
-        "Training files: " + ", ".join(f"`{f}`" for f in files) + ".",
+        "Development images trained on: " + ", ".join(f"`{f}`" for f in dev) + ".",
         "",
         "## Training curve",
         "",
@@ -93,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--model", type=Path, default=REPO / "models" / "fixative-g1.onnx")
+    p.add_argument("--model", type=Path, required=True)
     p.add_argument("--run", type=Path, required=True)
     p.add_argument("--eval", type=Path, default=REPO / "docs" / "evaluation.json")
     p.add_argument("--eval-md", type=Path, default=REPO / "docs" / "evaluation.md")

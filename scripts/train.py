@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dataset import data_digest, load_rgb, split
 from eot import random_transform
 from fetch_models import fetch
-from generator import Generator, GeneratorConfig
+from generator import Generator, GeneratorConfig, texture_mask
 from metrics import relative_distortion
 from taef2 import load_encoder
 
@@ -50,6 +50,10 @@ class TrainConfig:
     lr: float = 5e-4
     epsilon: float = 8 / 255
     lambda_universal: float = 3.0
+    # Measure universality on the unmasked tanh output: on the masked δ, flat areas (20 % of the
+    # budget, 4 % of the energy) barely count, and a run let them settle on one shared pattern
+    # (sign agreement 0.86 between evaluation images).
+    universal_unmasked: bool = False
     seed: int = 1234
     threads: int = 2
     ckpt_every: int = 50
@@ -75,10 +79,11 @@ _G2 = GeneratorConfig(head="smooth")
 PRESETS = {
     "cpu-g1": TrainConfig(),
     "cpu": TrainConfig(
-        steps=4000,
+        steps=2400,
         lr=3e-4,
         p_resize=0.6,
         p_up=0.5,
+        universal_unmasked=True,
         extra_data=True,
         init_from="models/fixative-g1.onnx",
         generator=_G2,
@@ -91,6 +96,7 @@ PRESETS = {
         ckpt_every=500,
         p_resize=0.6,
         p_up=0.5,
+        universal_unmasked=True,
         extra_data=True,
         generator=_G2,
     ),
@@ -234,7 +240,11 @@ def train(run: Path, cfg: TrainConfig, max_minutes: float | None) -> Path:
         with torch.no_grad():
             z_ref = encoder(transform(x))
         dist = relative_distortion(encoder(transform(x_adv)), z_ref)
-        univ = universality(unit)
+        if cfg.universal_unmasked:
+            gcfg = cfg.generator
+            univ = universality(unit / texture_mask(x, gcfg.mask_floor, gcfg.mask_texture))
+        else:
+            univ = universality(unit)
         loss = -dist.mean() + cfg.lambda_universal * univ
         opt.zero_grad(set_to_none=True)
         loss.backward()
