@@ -79,7 +79,7 @@ _G2 = GeneratorConfig(head="smooth")
 PRESETS = {
     "cpu-g1": TrainConfig(),
     "cpu": TrainConfig(
-        steps=2400,
+        steps=1700,
         lr=3e-4,
         p_resize=0.6,
         p_up=0.5,
