@@ -58,9 +58,9 @@ def test_onnx_matches_torch_definition(shipped):
     (got,) = session.run(["delta"], {"image": x})
     with torch.no_grad():
         want = gen(torch.from_numpy(x)).numpy()
-    # Whatever the rounding at tanh's zero crossings, it is far below one 8-bit step of the
-    # applied perturbation (epsilon * delta, epsilon <= 12/255).
-    assert np.abs(got - want).max() * 12 < 0.01
+    # Whatever the rounding at tanh's zero crossings, it stays below 1/20 of an 8-bit step of
+    # the applied perturbation (epsilon * delta, epsilon <= 12/255).
+    assert np.abs(got - want).max() * 12 < 0.05
     assert np.abs(got).max() <= 1.0 + 1e-6  # float32 rounding of mask (<= 1) times tanh
 
 
