@@ -1,8 +1,11 @@
 """Train the perturbation generator against the TAEF2 encoder.
 
-    python scripts/train.py --run runs/g1                 # default CPU config (~2 h on 2 cores)
-    python scripts/train.py --run runs/g1 --preset gpu    # larger config for a GPU
-    python scripts/train.py --run runs/g1 --max-minutes 60   # stop (checkpointed) after an hour
+    python scripts/fetch_training_data.py                 # once: the Debian-package images
+    python scripts/train.py --run runs/g2                 # default CPU config: fixative-g2
+                                                          # (~40 min on 2 cores after g1's 55)
+    python scripts/train.py --run runs/g1 --preset cpu-g1 # fixative-g1, from scratch
+    python scripts/train.py --run runs/g3 --preset gpu    # larger config for a GPU
+    python scripts/train.py --run runs/g2 --max-minutes 60   # stop (checkpointed) after an hour
 
 Resumes from `<run>/ckpt.pt` when it exists. Writes `<run>/config.json`, `<run>/data.txt` (the
 training files with their sha256), `<run>/log.csv` (the curves) and checkpoints every
