@@ -1,6 +1,6 @@
 """Measure protection on the evaluation split: the generator vs PGD-100 vs uniform noise.
 
-    python scripts/evaluate.py --model models/fixative-g1.onnx --md docs/evaluation.md \
+    python scripts/evaluate.py --model models/fixative-g2.onnx --md docs/evaluation.md \
         --grid docs/images/eval-grid.png --json docs/evaluation.json
 
 All perturbed images are quantised to 8 bits, as a written file would be. Latent distortion is
@@ -30,6 +30,8 @@ from metrics import psnr, relative_distortion, sign_agreement, ssim
 from pgd import pgd, target_pattern
 from taef2 import load_decoder, load_encoder
 
+REPO = Path(__file__).resolve().parent.parent
+
 EPSILON = 8 / 255
 CROP = 256
 
@@ -42,7 +44,22 @@ def to_tensor(img: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float()
 
 
-class OnnxGenerator:
+class Perturber:
+    """Something that maps images to unit perturbations; timed the same way whatever runs it."""
+
+    def unit(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def seconds_per_megapixel(self, size: int = 1024, repeats: int = 3) -> float:
+        x = torch.rand(1, 3, size, size)
+        self.unit(x)
+        t = time.perf_counter()
+        for _ in range(repeats):
+            self.unit(x)
+        return (time.perf_counter() - t) / repeats / (size * size / 1e6)
+
+
+class OnnxGenerator(Perturber):
     def __init__(self, path: Path, threads: int = 2) -> None:
         import onnxruntime as ort
 
@@ -54,19 +71,11 @@ class OnnxGenerator:
         (delta,) = self.session.run(["delta"], {"image": x.numpy().astype(np.float32)})
         return torch.from_numpy(delta)
 
-    def seconds_per_megapixel(self, size: int = 1024, repeats: int = 3) -> float:
-        x = torch.rand(1, 3, size, size)
-        self.unit(x)
-        t = time.perf_counter()
-        for _ in range(repeats):
-            self.unit(x)
-        return (time.perf_counter() - t) / repeats / (size * size / 1e6)
 
-
-class TorchGenerator(OnnxGenerator):
+class TorchGenerator(Perturber):
     """A training checkpoint, measured before export (quick comparisons between runs)."""
 
-    def __init__(self, run: Path, threads: int = 2) -> None:
+    def __init__(self, run: Path) -> None:
         from generator import Generator, GeneratorConfig
 
         state = torch.load(run / "ckpt.pt", map_location="cpu", weights_only=False)
@@ -201,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--model", type=Path, default=Path("models/fixative-g1.onnx"))
+    p.add_argument("--model", type=Path, help="ONNX model (default: the manifest's default)")
     p.add_argument("--run", type=Path, help="measure a training checkpoint instead of --model")
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--cache", type=Path, default=Path("runs/eval-cache"))
@@ -219,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
         load_encoder(weights / "taef2_encoder.pth"),
         load_decoder(weights / "taef2_decoder.pth"),
     )
+    if not args.run and not args.model:
+        manifest = json.loads((REPO / "models" / "manifest.json").read_text())
+        args.model = REPO / "models" / manifest["default"]
     gen = TorchGenerator(args.run) if args.run else OnnxGenerator(args.model)
     _, evals = split()
     evals = evals[: args.limit] if args.limit else evals

@@ -10,6 +10,7 @@ import argparse
 import csv
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 import onnx
@@ -41,10 +42,7 @@ def card(model: Path, run: Path, evaluation: dict, table_md: str) -> str:
     files = data[0::2]
     # Debian-package images are named `<package>__<path>` by scripts/fetch_training_data.py.
     dev = [f for f in files if "__" not in f]
-    packages: dict[str, int] = {}
-    for f in files:
-        if "__" in f:
-            packages[f.split("__")[0]] = packages.get(f.split("__")[0], 0) + 1
+    packages = Counter(f.split("__")[0] for f in files if "__" in f)
     extra = ", ".join(f"{n} from `{k}`" for k, n in sorted(packages.items()))
     data_line = (
         f"{len(dev)} development images (`../shared/data/dev`, evaluation split excluded; list in"
