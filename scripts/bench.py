@@ -2,11 +2,13 @@
 """Benchmark: protect 1 MP, 4K and 8K images on CPU against a plain Pillow re-export.
 
     python scripts/bench.py [--sizes 1mp,4k,8k] [--repeat 1] [--model PATH] [--threads N]
+                            [--images DIR]
 
 Each measurement runs in its own subprocess so peak RSS is that of one job alone. "plain" is
 Pillow open + decode + PNG save of the same file; "protect" is `fixative.protect_file` (read,
 model over all tiles, PNG write with declarations) after the model session is created, which
-is reported separately ("load"). Prints a Markdown table for the README.
+is reported separately ("load"). Prints a Markdown table for the README. The test images are
+tiled from the PNGs of `--images` (default: the evaluation images committed in `data/eval/`).
 """
 
 from __future__ import annotations
@@ -23,25 +25,22 @@ import time
 from pathlib import Path
 
 SIZES = {"1mp": (1024, 1024), "4k": (3840, 2160), "8k": (7680, 4320)}
-SAMPLE = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "dev"
+SAMPLE = Path(__file__).resolve().parent.parent / "data" / "eval"
 
 
-def make_image(path: Path, size: tuple[int, int]) -> None:
-    """A realistic test image: a grid of different dev-set pictures (1024 px each), no scaling,
-    so compression and model costs are those of real artwork rather than noise or flat colour.
+def make_image(path: Path, size: tuple[int, int], images: Path = SAMPLE) -> None:
+    """A realistic test image: a grid of different real pictures (1024 px tiles), so compression
+    and model costs are those of real artwork rather than noise or flat colour.
     """
-    import numpy as np
     from PIL import Image
 
     w, h = size
-    sources = sorted(SAMPLE.glob("*.png")) if SAMPLE.is_dir() else []
+    sources = sorted(images.glob("*.png"))
+    if not sources:
+        sys.exit(f"bench: no PNG images in {images}")
     canvas = Image.new("RGB", size)
-    if not sources:  # outside a checkout with shared data: a synthetic pattern
-        yy, xx = np.mgrid[0:h, 0:w]
-        arr = 127 + 100 * np.sin(xx[..., None] / 50 + np.arange(3)) * np.cos(yy[..., None] / 70)
-        canvas = Image.fromarray(arr.astype(np.uint8))
     k = 0
-    for y in range(0, h if sources else 0, 1024):
+    for y in range(0, h, 1024):
         for x in range(0, w, 1024):
             tile = Image.open(sources[k % len(sources)]).convert("RGB")
             canvas.paste(tile.resize((1024, 1024)) if tile.size != (1024, 1024) else tile, (x, y))
@@ -107,6 +106,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs per cell; the fastest counts")
     parser.add_argument("--model", default=None)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--images", type=Path, default=SAMPLE, help=f"PNGs to tile (default {SAMPLE})"
+    )
     parser.add_argument("--child", nargs=3, metavar=("KIND", "SRC", "DST"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -117,7 +119,7 @@ def main() -> int:
         for name in args.sizes.split(","):
             size = SIZES[name.strip().lower()]
             src = Path(tmp) / f"{name}.png"
-            make_image(src, size)
+            make_image(src, size, args.images)
             plain = measure("plain", src, Path(tmp) / f"{name}-plain.png", args)
             prot = measure("protect", src, Path(tmp) / f"{name}-protected.png", args)
             rows.append((name, size, plain, prot))

@@ -1,7 +1,9 @@
 """The fixed train/evaluation split of the development images, and the training-data digest.
 
 Evaluation images are never trained on. The split is by file name, fixed here, so every script and
-every run agrees on it.
+every run agrees on it. The evaluation images are committed in `data/eval/` (with their sources
+and licences); the training images come from a data folder given to the training scripts, by
+default the development set beside the clone, which holds the evaluation images too (skipped).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import numpy as np
 from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
+EVAL_DIR = REPO / "data" / "eval"
+# Training default only (a development machine's image set); tests and evaluation never read it.
 DEV_DIR = REPO.parent / "shared" / "data" / "dev"
 # Extra training images from Debian packages (scripts/fetch_training_data.py fills it).
 EXTRA_DIR = Path(
@@ -40,24 +44,29 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def dev_files(dev_dir: Path = DEV_DIR) -> list[Path]:
-    files = sorted(dev_dir.glob("*.png"))
+def eval_files(eval_dir: Path = EVAL_DIR) -> list[Path]:
+    """The evaluation images, in `EVAL_IMAGES` order; every one must be there."""
+    eval_dir = Path(eval_dir)
+    missing = [n for n in EVAL_IMAGES if not (eval_dir / n).is_file()]
+    if missing:
+        msg = f"evaluation images missing from {eval_dir}: {missing}"
+        raise FileNotFoundError(msg)
+    return [eval_dir / n for n in EVAL_IMAGES]
+
+
+def train_files(data_dir: Path = DEV_DIR) -> list[Path]:
+    """The PNGs of a training data folder, sorted, without any named like an evaluation image."""
+    data_dir = Path(data_dir)
+    files = [f for f in sorted(data_dir.glob("*.png")) if f.name not in EVAL_IMAGES]
     if not files:
-        msg = f"no development images in {dev_dir}"
+        msg = f"no training images in {data_dir} (give the training data folder with --data)"
         raise FileNotFoundError(msg)
     return files
 
 
-def split(dev_dir: Path = DEV_DIR) -> tuple[list[Path], list[Path]]:
+def split(data_dir: Path = DEV_DIR) -> tuple[list[Path], list[Path]]:
     """(train, eval) file lists; disjoint by construction."""
-    files = dev_files(dev_dir)
-    evals = [f for f in files if f.name in EVAL_IMAGES]
-    train = [f for f in files if f.name not in EVAL_IMAGES]
-    if len(evals) != len(EVAL_IMAGES):
-        missing = sorted(set(EVAL_IMAGES) - {f.name for f in evals})
-        msg = f"evaluation images missing from {dev_dir}: {missing}"
-        raise FileNotFoundError(msg)
-    return train, evals
+    return train_files(data_dir), eval_files()
 
 
 def extra_train_files(extra_dir: Path = EXTRA_DIR) -> list[Path]:

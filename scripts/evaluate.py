@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dataset import CLIP_PREFIX, center_crop, load_rgb, split
+from dataset import CLIP_PREFIX, center_crop, eval_files, load_rgb
 from eot import jpeg_real, resize
 from fetch_models import fetch
 from metrics import psnr, relative_distortion, sign_agreement, ssim
@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         manifest = json.loads((REPO / "models" / "manifest.json").read_text())
         args.model = REPO / "models" / manifest["default"]
     gen = TorchGenerator(args.run) if args.run else OnnxGenerator(args.model)
-    _, evals = split()
+    evals = eval_files()  # data/eval/, in the repository
     evals = evals[: args.limit] if args.limit else evals
 
     images = {f.name: to_tensor(center_crop(load_rgb(f), CROP)) for f in evals}

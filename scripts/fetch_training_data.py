@@ -35,7 +35,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dataset import DEV_DIR, EVAL_IMAGES, EXTRA_DIR, MANIFEST
+from dataset import EVAL_DIR, EVAL_IMAGES, EXTRA_DIR, MANIFEST
 
 PACKAGES = (
     "gnome-backgrounds",
@@ -52,7 +52,7 @@ MAX_SIDE = 1024
 MAX_SOURCE_PIXELS = 4096 * 4096  # larger sources (a few clip-art posters) cost too much to decode
 SEED = 20240601
 
-# Where each evaluation image came from (/work/shared/data/dev/SOURCES.md): package, path.
+# Where each evaluation image came from (data/eval/SOURCES.md): package, path.
 EVAL_SOURCES: dict[str, tuple[str, str]] = {
     "clip_tiger.png": (
         "openclipart-png",
@@ -167,10 +167,10 @@ def thumb(rgb: Image.Image) -> np.ndarray:
     return np.asarray(small, dtype=np.float32) / 255.0
 
 
-def eval_thumbs(dev_dir: Path = DEV_DIR) -> dict[str, np.ndarray]:
+def eval_thumbs(eval_dir: Path = EVAL_DIR) -> dict[str, np.ndarray]:
     out = {}
     for name in EVAL_IMAGES:
-        with Image.open(dev_dir / name) as im:
+        with Image.open(eval_dir / name) as im:
             out[name] = thumb(to_rgb(im))
     return out
 
@@ -373,14 +373,19 @@ def main() -> None:
         default=300,
         help=f"cap for {SAMPLED}, sampled (default 300; the others hold ~220 usable images)",
     )
-    ap.add_argument("--dev-dir", type=Path, default=DEV_DIR, help="where the evaluation images are")
+    ap.add_argument(
+        "--eval-dir",
+        type=Path,
+        default=EVAL_DIR,
+        help=f"the evaluation images (default {EVAL_DIR})",
+    )
     ap.add_argument(
         "--packages", nargs="+", default=list(PACKAGES), choices=PACKAGES, metavar="PKG"
     )
     args = ap.parse_args()
 
     t0 = time.monotonic()
-    refs = eval_thumbs(args.dev_dir)
+    refs = eval_thumbs(args.eval_dir)
     out = args.out.expanduser()
     out.parent.mkdir(parents=True, exist_ok=True)
     new = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))

@@ -45,8 +45,8 @@ def card(model: Path, run: Path, evaluation: dict, table_md: str) -> str:
     packages = Counter(f.split("__")[0] for f in files if "__" in f)
     extra = ", ".join(f"{n} from `{k}`" for k, n in sorted(packages.items()))
     data_line = (
-        f"{len(dev)} development images (`../shared/data/dev`, evaluation split excluded; list in"
-        " `scripts/dataset.py`)"
+        f"{len(dev)} development images (`scripts/train.py --data`, evaluation images excluded by"
+        " name; list in `scripts/dataset.py`)"
         + (
             f" and {sum(packages.values())} Debian-package images ({extra};"
             " `scripts/fetch_training_data.py`, evaluation sources and their variants excluded)"

@@ -6,6 +6,10 @@
     python scripts/train.py --run runs/g1 --preset cpu-g1 # fixative-g1, from scratch
     python scripts/train.py --run runs/g3 --preset gpu    # larger config for a GPU
     python scripts/train.py --run runs/g2 --max-minutes 60   # stop (checkpointed) after an hour
+    python scripts/train.py --run runs/g2 --data DIR      # training PNGs from DIR (default
+                                                          # ../shared/data/dev beside the clone)
+
+Images named like an evaluation image (dataset.EVAL_IMAGES) are skipped in every data folder.
 
 Resumes from `<run>/ckpt.pt` when it exists. Writes `<run>/config.json`, `<run>/data.txt` (the
 training files with their sha256), `<run>/log.csv` (the curves) and checkpoints every
@@ -35,7 +39,7 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dataset import data_digest, load_rgb, split
+from dataset import DEV_DIR, EXTRA_DIR, data_digest, extra_train_files, load_rgb, train_files
 from eot import random_transform
 from fetch_models import fetch
 from generator import Generator, GeneratorConfig, texture_mask
@@ -177,25 +181,30 @@ def save_atomic(obj: object, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def train(run: Path, cfg: TrainConfig, max_minutes: float | None) -> Path:
+def train(
+    run: Path,
+    cfg: TrainConfig,
+    max_minutes: float | None,
+    data_dir: Path = DEV_DIR,
+    extra_dir: Path = EXTRA_DIR,
+) -> Path:
+    """Train into `run` on the PNGs of `data_dir` (and of `extra_dir` if cfg.extra_data)."""
     run.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(cfg.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    train_files, _ = split()
+    files = train_files(data_dir)
     if cfg.extra_data:
-        from dataset import extra_train_files
-
-        extra = extra_train_files()
+        extra = extra_train_files(extra_dir)
         if not extra:
             msg = "extra_data is set but no extra images: run scripts/fetch_training_data.py"
             raise SystemExit(msg)
-        train_files = train_files + extra
+        files = files + extra
     (run / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2, sort_keys=True))
     (run / "data.txt").write_text(
-        "".join(f"{f.name} {hashlib.sha256(f.read_bytes()).hexdigest()}\n" for f in train_files)
+        "".join(f"{f.name} {hashlib.sha256(f.read_bytes()).hexdigest()}\n" for f in files)
     )
     (run / "digests.json").write_text(
-        json.dumps({"config": cfg.digest(), "data": data_digest(train_files)}, indent=2)
+        json.dumps({"config": cfg.digest(), "data": data_digest(files)}, indent=2)
     )
 
     torch.manual_seed(cfg.seed)
@@ -211,7 +220,7 @@ def train(run: Path, cfg: TrainConfig, max_minutes: float | None) -> Path:
         ),
     )
     encoder = load_encoder(fetch() / "taef2_encoder.pth").to(device)
-    crops = Crops(train_files, cfg.crop, cfg.seed)
+    crops = Crops(files, cfg.crop, cfg.seed)
     rng = random.Random(cfg.seed)
     step = 0
 
@@ -304,6 +313,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--init", type=Path, help="warm start from this checkpoint's matching weights")
     p.add_argument("--max-minutes", type=float, help="checkpoint and stop after this long")
+    p.add_argument("--data", type=Path, default=DEV_DIR, help=f"training PNGs (default {DEV_DIR})")
+    p.add_argument(
+        "--extra",
+        type=Path,
+        default=EXTRA_DIR,
+        help=f"Debian-package images from fetch_training_data.py (default {EXTRA_DIR})",
+    )
     args = p.parse_args(argv)
     cfg = PRESETS[args.preset]
     if args.steps:
@@ -312,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = replace(cfg, init_from=str(args.init))
     if args.no_extra_data:
         cfg = replace(cfg, extra_data=False)
-    train(args.run, cfg, args.max_minutes)
+    train(args.run, cfg, args.max_minutes, args.data, args.extra)
     return 0
 
 

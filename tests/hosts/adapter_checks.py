@@ -17,7 +17,7 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent.parent
 SHARED = REPO.parent / "shared"
-DEV_IMAGE = SHARED / "data" / "dev" / "clip_tiger.png"
+DEV_IMAGE = REPO / "data" / "eval" / "clip_tiger.png"  # committed with its licence (SOURCES.md)
 TAEF2_ENCODER = SHARED / "models" / "taef2" / "taef2_encoder.pth"
 if str(REPO / "scripts") not in sys.path:
     sys.path.insert(0, str(REPO / "scripts"))  # the lead's taef2.py and metrics.py

@@ -31,9 +31,10 @@ def encoder(taef2_dir: Path):
 
 @pytest.fixture(scope="session")
 def unseen_crops() -> dict[str, np.ndarray]:
-    """256x256 uint8 RGB centre crops of evaluation images (never trained on)."""
-    from dataset import center_crop, load_rgb, split
+    """256x256 uint8 RGB centre crops of evaluation images (never trained on; data/eval/)."""
+    from dataset import center_crop, eval_files, load_rgb
 
-    _, evals = split()
-    picks = [f for f in evals if f.name in ("clip_tiger.png", "gnome_wood-d.png", "clip_park.png")]
+    picks = [
+        f for f in eval_files() if f.name in ("clip_tiger.png", "gnome_wood-d.png", "clip_park.png")
+    ]
     return {f.name: (center_crop(load_rgb(f), 256) * 255 + 0.5).astype(np.uint8) for f in picks}
