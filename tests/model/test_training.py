@@ -7,8 +7,10 @@ import random
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -34,6 +36,19 @@ def tiny_config():
         p_up=1.0,
         generator=GeneratorConfig(head="smooth", width=8, width_low=8, blocks_low=1),
     )
+
+
+@pytest.fixture
+def train_dir(tmp_path: Path) -> Path:
+    """A training data folder (train.py --data) of smooth random colour fields: the real training
+    set is not part of the repository, and a CI-sized run only needs every stage to run."""
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        small = rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)
+        Image.fromarray(small).resize((96, 80), Image.BICUBIC).save(data / f"field_{i}.png")
+    return data
 
 
 def test_warm_start_copies_g1s_trunk_and_leaves_a_new_head(g1_model):
@@ -70,18 +85,22 @@ def test_random_transform_names_what_it_drew():
     assert name == "identity"
 
 
-def test_train_checkpoints_and_resumes(tmp_path, taef2_dir, tiny_config):
+def test_train_checkpoints_and_resumes(tmp_path, taef2_dir, tiny_config, train_dir):
     from train import train
 
     run = tmp_path / "run"
-    train(run, tiny_config, max_minutes=None)
+    train(run, tiny_config, max_minutes=None, data_dir=train_dir)
     first = list(csv.DictReader((run / "log.csv").open()))
     assert [r["step"] for r in first] == ["1", "2"]
     assert torch.load(run / "ckpt.pt", weights_only=False)["step"] == 2
 
-    train(run, replace(tiny_config, steps=3), max_minutes=None)
+    train(run, replace(tiny_config, steps=3), max_minutes=None, data_dir=train_dir)
     rows = list(csv.DictReader((run / "log.csv").open()))
     assert [r["step"] for r in rows] == ["1", "2", "3"]  # resumed at 2, no step trained twice
     assert rows[:2] == first
     for name in ("config.json", "data.txt", "digests.json"):
         assert (run / name).stat().st_size > 0
+    assert [line.split()[0] for line in (run / "data.txt").read_text().splitlines()] == [
+        "field_0.png",
+        "field_1.png",
+    ]

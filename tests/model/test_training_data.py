@@ -1,5 +1,6 @@
 """The extra training images (scripts/fetch_training_data.py) never include an evaluation image,
-a variant of its source file or a near-duplicate of it; no network: synthetic package trees."""
+a variant of its source file or a near-duplicate of it; no network: synthetic package trees. The
+evaluation images are the ones committed in data/eval/, with their sources."""
 
 from __future__ import annotations
 
@@ -37,17 +38,40 @@ def _put(root: Path, rel: str, im: Image.Image) -> None:
     im.save(path)
 
 
+def _sources_rows() -> dict[str, list[str]]:
+    """data/eval/SOURCES.md's table: file -> [package, version, original path, size, licence]."""
+    from dataset import EVAL_DIR
+
+    rows = {}
+    for line in (EVAL_DIR / "SOURCES.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 6 and cells[0].endswith(".png"):
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
 def test_eval_sources_match_dataset_and_sources_md(ftd):
-    from dataset import DEV_DIR, EVAL_IMAGES
+    from dataset import EVAL_IMAGES
 
     assert set(ftd.EVAL_SOURCES) == set(EVAL_IMAGES)
-    rows = {}
-    for line in (DEV_DIR / "SOURCES.md").read_text().splitlines():
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        if len(cells) >= 4 and cells[0].endswith(".png"):
-            rows[cells[0]] = (cells[1], cells[3])
+    rows = _sources_rows()
     for name, source in ftd.EVAL_SOURCES.items():
-        assert rows[name] == source, name
+        assert (rows[name][0], rows[name][2]) == source, name
+
+
+def test_eval_folder_holds_the_eval_images_with_their_sources():
+    from dataset import EVAL_DIR, EVAL_IMAGES, eval_files
+
+    assert [f.name for f in eval_files()] == list(EVAL_IMAGES)
+    assert sorted(p.name for p in EVAL_DIR.iterdir()) == sorted([*EVAL_IMAGES, "SOURCES.md"])
+    rows = _sources_rows()
+    assert sorted(rows) == sorted(EVAL_IMAGES)
+    for name, (package, version, orig, size, licence) in rows.items():
+        with Image.open(EVAL_DIR / name) as im:
+            assert size == f"{im.width}x{im.height}", name
+        assert package and version and orig.startswith("/usr/share/") and licence, name
+    # Committed to the repository: keep it small.
+    assert sum(p.stat().st_size for p in EVAL_DIR.iterdir()) < 2_000_000
 
 
 @pytest.mark.parametrize(
@@ -128,10 +152,10 @@ def test_ordinary_files_not_excluded(ftd, package, path):
 
 
 def test_near_duplicate_of_eval_image(ftd, refs):
-    from dataset import DEV_DIR, EVAL_IMAGES
+    from dataset import EVAL_DIR, EVAL_IMAGES
 
     for name in EVAL_IMAGES:
-        with Image.open(DEV_DIR / name) as im:
+        with Image.open(EVAL_DIR / name) as im:
             rgb = ftd.to_rgb(im)
         # Re-encoded at another size: still the same picture.
         w, h = rgb.size
@@ -143,7 +167,7 @@ def test_near_duplicate_of_eval_image(ftd, refs):
 
 
 def test_collect_synthetic_package(ftd, refs, tmp_path):
-    from dataset import DEV_DIR, EVAL_IMAGES, extra_train_files
+    from dataset import EVAL_DIR, EVAL_IMAGES, extra_train_files
 
     root = tmp_path / "pkg"
     gnome = "/usr/share/backgrounds/gnome"
@@ -159,7 +183,7 @@ def test_collect_synthetic_package(ftd, refs, tmp_path):
     (root / gnome.lstrip("/") / "wood-d.png").symlink_to("texture.png")  # a link's name counts
     _put(root, f"{gnome}/small.png", _texture(5, (300, 200)))
     _put(root, f"{gnome}/banner.png", _texture(6, (2736, 256)))  # < 256 px once resized
-    with Image.open(DEV_DIR / "debian_homeworld.png") as im:  # renamed copy: pixels catch it
+    with Image.open(EVAL_DIR / "debian_homeworld.png") as im:  # renamed copy: pixels catch it
         _put(root, f"{gnome}/innocent.jpg", im.convert("RGB").resize((900, 506)))
     (root / gnome.lstrip("/") / "notes.svg").write_text("<svg/>")
 
@@ -205,11 +229,23 @@ def test_sampling_is_seeded_and_prefers_large(ftd):
 
 
 def test_train_lists_hold_no_eval_image(ftd, tmp_path):
-    from dataset import EVAL_IMAGES, extra_train_files, split
+    from dataset import EVAL_DIR, EVAL_IMAGES, extra_train_files, split, train_files
 
-    train, evals = split()
-    assert sorted(f.name for f in evals) == sorted(EVAL_IMAGES)
-    assert not {f.name for f in train} & set(EVAL_IMAGES)
+    # A training folder laid out like the development set: the evaluation images are in it too.
+    data = tmp_path / "dev"
+    data.mkdir()
+    for name in EVAL_IMAGES:
+        (data / name).write_bytes((EVAL_DIR / name).read_bytes())
+    for seed in range(2):
+        _texture(seed, (300, 200)).save(data / f"train_{seed}.png")
+    train, evals = split(data)
+    assert [f.name for f in train] == ["train_0.png", "train_1.png"]
+    assert [f.name for f in evals] == list(EVAL_IMAGES)
+    assert all(f.parent == EVAL_DIR for f in evals)  # always the committed copies
+    (data / "train_0.png").unlink()
+    (data / "train_1.png").unlink()
+    with pytest.raises(FileNotFoundError, match="--data"):
+        train_files(data)  # nothing left once the evaluation names are dropped
 
     assert extra_train_files(tmp_path / "absent") == []
     (tmp_path / "partial").mkdir()
