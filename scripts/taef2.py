@@ -7,6 +7,7 @@ by the core.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -93,8 +94,13 @@ def make_decoder() -> nn.Sequential:
     )
 
 
-def _load(module: nn.Module, path: Path) -> nn.Module:
-    state = torch.load(path, map_location="cpu", weights_only=True)
+REPO = Path(__file__).resolve().parent.parent
+# The project's one copy of the weights: the ONNX graphs in models/ (scripts/export_taef2.py).
+ENCODER_ONNX = REPO / "models" / "taef2-encoder.onnx"
+DECODER_ONNX = REPO / "models" / "taef2-decoder.onnx"
+
+
+def _frozen(module: nn.Module, state: dict[str, torch.Tensor]) -> nn.Module:
     module.load_state_dict(state, strict=True)
     module.eval()
     for p in module.parameters():
@@ -102,22 +108,54 @@ def _load(module: nn.Module, path: Path) -> nn.Module:
     return module
 
 
-def load_encoder(path: str | Path) -> nn.Module:
-    """The TAEF2 encoder, frozen, in eval mode: [N,3,H,W] in [0,1] -> [N,32,H/8,W/8]."""
-    return _load(make_encoder(), Path(path))
+def _state_from_onnx(path: Path, module: nn.Module) -> dict[str, torch.Tensor]:
+    """The module's state dict read back from an exported graph's initializers (by name)."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path)).graph
+    weights = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    missing = [k for k in module.state_dict() if k not in weights]
+    if missing:
+        msg = f"{path}: no initializer for {missing[:3]}... (not a TAEF2 export?)"
+        raise ValueError(msg)
+    return {k: torch.from_numpy(weights[k].copy()) for k in module.state_dict()}
 
 
-def load_decoder(path: str | Path) -> nn.Module:
+def _load(make: Callable[[], nn.Module], path: Path) -> nn.Module:
+    module = make()
+    if path.suffix == ".onnx":
+        return _frozen(module, _state_from_onnx(path, module))
+    return _frozen(module, torch.load(path, map_location="cpu", weights_only=True))
+
+
+def load_encoder(path: str | Path = ENCODER_ONNX) -> nn.Module:
+    """The TAEF2 encoder, frozen, in eval mode: [N,3,H,W] in [0,1] -> [N,32,H/8,W/8].
+
+    By default from the shipped `models/taef2-encoder.onnx`; a `.pth` state dict also works.
+    """
+    return _load(make_encoder, Path(path))
+
+
+def load_decoder(path: str | Path = DECODER_ONNX) -> nn.Module:
     """The TAEF2 decoder, frozen: [N,32,h,w] latents -> [N,3,8h,8w], roughly in [0,1]."""
-    return _load(make_decoder(), Path(path))
+    return _load(make_decoder, Path(path))
 
 
-def default_weights_dir() -> Path:
-    """The fetcher's cache, else the shared copy beside the repository."""
+def load_encoder_pth(path: str | Path) -> nn.Module:
+    return _load(make_encoder, Path(path))
+
+
+def load_decoder_pth(path: str | Path) -> nn.Module:
+    return _load(make_decoder, Path(path))
+
+
+def weights_dir() -> Path:
+    """Where the upstream .pth files are, for re-exporting the graphs only (training side):
+    the fetcher's cache, else the development copy beside the repository."""
     from fetch_models import CACHE_DIR  # local import: scripts/ is on sys.path when run as a script
 
-    repo = Path(__file__).resolve().parent.parent
-    for candidate in (CACHE_DIR, repo.parent / "shared" / "models" / "taef2"):
+    for candidate in (CACHE_DIR, REPO.parent / "shared" / "models" / "taef2"):
         if (candidate / "taef2_encoder.pth").is_file():
             return candidate
     msg = "TAEF2 weights not found: run `python scripts/fetch_models.py` (see its --from)"

@@ -41,7 +41,6 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dataset import DEV_DIR, EXTRA_DIR, data_digest, extra_train_files, load_rgb, train_files
 from eot import random_transform
-from fetch_models import fetch
 from generator import Generator, GeneratorConfig, texture_mask
 from metrics import relative_distortion
 from taef2 import load_encoder
@@ -219,7 +218,7 @@ def train(
             min(1.0, (s + 1) / warmup) * 0.5 * (1 + np.cos(np.pi * min(s, cfg.steps) / cfg.steps))
         ),
     )
-    encoder = load_encoder(fetch() / "taef2_encoder.pth").to(device)
+    encoder = load_encoder().to(device)  # the shipped graph's weights: the one copy
     crops = Crops(files, cfg.crop, cfg.seed)
     rng = random.Random(cfg.seed)
     step = 0

@@ -14,19 +14,12 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 
 @pytest.fixture(scope="session")
-def taef2_dir() -> Path:
-    from fetch_models import fetch
-
-    shared = REPO.parent / "shared" / "models" / "taef2"
-    return fetch(source=shared if shared.is_dir() else None)
-
-
-@pytest.fixture(scope="session")
-def encoder(taef2_dir: Path):
+def encoder():
+    """TAEF2's encoder rebuilt from the shipped models/taef2-encoder.onnx (the one copy)."""
     from taef2 import load_encoder
 
     torch.set_num_threads(2)
-    return load_encoder(taef2_dir / "taef2_encoder.pth")
+    return load_encoder()
 
 
 @pytest.fixture(scope="session")

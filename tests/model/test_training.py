@@ -85,7 +85,7 @@ def test_random_transform_names_what_it_drew():
     assert name == "identity"
 
 
-def test_train_checkpoints_and_resumes(tmp_path, taef2_dir, tiny_config, train_dir):
+def test_train_checkpoints_and_resumes(tmp_path, tiny_config, train_dir):
     from train import train
 
     run = tmp_path / "run"

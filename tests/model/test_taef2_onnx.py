@@ -1,0 +1,90 @@
+"""The shipped TAEF2 graphs (scripts/export_taef2.py) against torch: the gradient against autograd
+on random and real images of several sizes, the forward graphs, the mask against its one
+definition (scripts/generator.py), and the manifest's pins."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+MODELS = Path(__file__).resolve().parents[2] / "models"
+
+
+def _session(name: str) -> ort.InferenceSession:
+    return ort.InferenceSession(str(MODELS / name), providers=["CPUExecutionProvider"])
+
+
+def _rel(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+def _inputs(unseen_crops) -> list[np.ndarray]:
+    rng = np.random.default_rng(1)
+    real = [img.transpose(2, 0, 1)[None].astype(np.float32) / 255 for img in unseen_crops.values()]
+    crops = [real[0][:, :, :136, :200], real[1][:, :, 40:104, 8:256], real[2]]
+    return [*crops, rng.random((2, 3, 64, 96), dtype=np.float32)]
+
+
+def test_gradient_graph_matches_autograd(encoder, unseen_crops):
+    grad_sess = _session("taef2-encoder-grad.onnx")
+    for x in _inputs(unseen_crops):
+        xt = torch.from_numpy(x).requires_grad_(True)
+        z = encoder(xt)
+        target = z.detach() + 0.3 * torch.randn_like(z, generator=torch.Generator().manual_seed(0))
+        (0.5 * ((z - target) ** 2).sum()).backward()
+        grad, latent = grad_sess.run(None, {"image": x, "target": target.numpy()})
+        assert grad.shape == x.shape and latent.shape == tuple(z.shape)
+        assert _rel(latent, z.detach().numpy()) < 1e-5
+        # ReLU ties can flip a few entries; the direction must still agree to ~1e-3.
+        assert _rel(grad, xt.grad.numpy()) < 2e-3, x.shape
+
+
+def test_forward_graphs_and_mask_match_torch(encoder, unseen_crops):
+    from generator import texture_mask
+    from taef2 import load_decoder
+
+    decoder = load_decoder()
+    enc, dec, mask = (
+        _session(n) for n in ("taef2-encoder.onnx", "taef2-decoder.onnx", "texture-mask.onnx")
+    )
+    params = json.loads(mask.get_modelmeta().custom_metadata_map["fixative.mask"])
+    for x in _inputs(unseen_crops)[:2]:
+        with torch.no_grad():
+            z = encoder(torch.from_numpy(x))
+            y = decoder(z)
+            m = texture_mask(torch.from_numpy(x), params["floor"], params["texture"])
+        assert _rel(enc.run(None, {"image": x})[0], z.numpy()) < 1e-5
+        assert _rel(dec.run(None, {"latent": z.numpy()})[0], y.numpy()) < 1e-5
+        # Near-flat areas: mean(x²) − mean(x)² cancels in float32 (~1e-4 of std), and the two
+        # runtimes round in a different order; that moves the mask by < 1 % of the budget.
+        diff = np.abs(mask.run(None, {"image": x})[0] - m.numpy())
+        assert diff.max() < 1e-2 and diff.mean() < 1e-3
+
+
+def test_mask_parameters_are_the_default_generators():
+    import onnx
+
+    manifest = json.loads((MODELS / "manifest.json").read_text())
+    gen = onnx.load(str(MODELS / manifest["default"]))
+    arch = json.loads({p.key: p.value for p in gen.metadata_props}["fixative.architecture"])
+    meta = _session("texture-mask.onnx").get_modelmeta().custom_metadata_map
+    assert json.loads(meta["fixative.mask"]) == {
+        "floor": arch["mask_floor"],
+        "texture": arch["mask_texture"],
+    }
+
+
+@pytest.mark.parametrize("role", ["encoder", "decoder", "encoder_grad", "texture_mask"])
+def test_manifest_pins_each_graph(role):
+    entry = json.loads((MODELS / "manifest.json").read_text())["graphs"][role]
+    data = (MODELS / entry["file"]).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+    meta = _session(entry["file"]).get_modelmeta().custom_metadata_map
+    assert meta["fixative.role"] == role
+    assert "MIT" in meta["fixative.licence"]
