@@ -21,7 +21,10 @@ from .errors import ModelError, missing
 if TYPE_CHECKING:
     import numpy as np
 
-CONTRACT_VERSION = "1"
+CONTRACT_VERSION = "2"
+# Contract 2 added the auxiliary graphs (encoder, its gradient, decoder, mask: models/README.md);
+# a generator's own interface is unchanged since 1, so generator-only models of 1 still load.
+ACCEPTED_CONTRACTS = ("1", "2")
 MIN_OPSET = 17
 INPUT_NAME = "image"
 OUTPUT_NAME = "delta"
@@ -210,7 +213,7 @@ def _spec_from(path: Path, data: bytes, expected: str | None) -> ModelSpec:
         msg = f"{path}: model opset {opset} is too old; the contract needs opset >= {MIN_OPSET}"
         raise ModelError(msg)
     contract = meta.get("fixative.contract")
-    if contract != CONTRACT_VERSION:
+    if contract not in ACCEPTED_CONTRACTS:
         msg = (
             f"{path}: not a Fixative contract-{CONTRACT_VERSION} model "
             f"(metadata 'fixative.contract' is {contract!r})"
@@ -328,26 +331,44 @@ def choose_providers(device: str, available: list[str] | None = None) -> list[st
     raise ModelError(msg)
 
 
+def make_session(data: bytes, path: str, device: str, threads: int | None) -> Any:
+    """An onnxruntime session with Fixative's options, on the best provider for `device`."""
+    ort = _ort()
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    opts.inter_op_num_threads = 1
+    opts.intra_op_num_threads = threads or 0
+    opts.use_deterministic_compute = True
+    # No busy-waiting between ops: inside a painting app, or next to other jobs, spinning
+    # threads steal CPU for no gain (measured: no slower on a loaded 2-core machine).
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    providers = choose_providers(device)
+    try:
+        return ort.InferenceSession(data, sess_options=opts, providers=providers)
+    except Exception as exc:  # onnxruntime raises its own non-exported exception types
+        msg = f"{path}: onnxruntime cannot load the model ({exc})"
+        raise ModelError(msg) from exc
+
+
+def shipped_dir() -> Path:
+    """The folder of the shipped models: installed or vendored copy, else the source checkout."""
+    for folder in (_PACKAGE_DIR / "models", _PACKAGE_DIR.parent / "models"):
+        if (folder / MANIFEST).is_file():
+            return folder
+    msg = f"no shipped models found (looked for {MANIFEST} in {_PACKAGE_DIR}/models and ../models)"
+    raise ModelError(msg)
+
+
+def read_manifest(manifest: Path) -> dict[str, Any]:
+    return _read_manifest(manifest)
+
+
 class Model:
     """A checked model with its onnxruntime session. `run` is safe to call from several threads."""
 
     def __init__(self, spec: ModelSpec, data: bytes, device: str, threads: int | None) -> None:
-        ort = _ort()
         self.spec = spec
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        opts.inter_op_num_threads = 1
-        opts.intra_op_num_threads = threads or 0
-        opts.use_deterministic_compute = True
-        # No busy-waiting between ops: inside a painting app, or next to other jobs, spinning
-        # threads steal CPU for no gain (measured: no slower on a loaded 2-core machine).
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        providers = choose_providers(device)
-        try:
-            self.session = ort.InferenceSession(data, sess_options=opts, providers=providers)
-        except Exception as exc:  # onnxruntime raises its own non-exported exception types
-            msg = f"{spec.path}: onnxruntime cannot load the model ({exc})"
-            raise ModelError(msg) from exc
+        self.session = make_session(data, spec.path, device, threads)
         self.provider = self.session.get_providers()[0]
         self._check_io()
         self._probe()

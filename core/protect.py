@@ -16,10 +16,12 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from . import pixels as px
+from . import view as vw
 from .errors import Cancelled
 from .model import Model, get_model
+from .refine import DEFAULT_STEPS, refine
 from .report import ProtectReport
-from .settings import ProtectSettings
+from .settings import FAST, THOROUGH, ProtectSettings
 
 if TYPE_CHECKING:
     import numpy as np
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 Progress = Callable[[float, str], None]
 Cancel = Callable[[], bool]
 
+GENERATOR_SHARE = 0.03  # thorough mode: the generator's share of the progress bar
 TILE = 1536  # largest tile side: overlap costs ~1.3x at 4K-8K; activations stay ~400 MB
 FEATHER = 16  # minimum cross-fade width between tiles, pixels
 
@@ -166,32 +169,100 @@ def compute_delta_rows(
             yield y0, stop, band[:, : stop - y0]
 
 
+def _unit_on(
+    src: np.ndarray, model: Model, tile: int, progress: Progress | None, cancel: Cancel | None
+) -> np.ndarray:
+    """The generator's whole unit perturbation (3, H, W) for `src` (the view, held in memory)."""
+    import numpy as np
+
+    h, w = src.shape[:2]
+    unit = np.empty((3, h, w), dtype=np.float32)
+    for y0, y1, d in compute_delta_rows(src, model, tile=tile, progress=progress, cancel=cancel):
+        unit[:, y0:y1] = d
+    return unit
+
+
+def _bands(
+    pixels: np.ndarray,
+    model: Model,
+    eps: float,
+    v: vw.View,
+    *,
+    tile: int,
+    mode: str,
+    steps: int,
+    device: str,
+    threads: int | None,
+    progress: Progress | None,
+    cancel: Cancel | None,
+) -> Iterator[tuple[int, int, np.ndarray]]:
+    """(row_start, row_stop, unit delta (3, rows, W)) bands at native size, top to bottom."""
+    if v.native and mode == FAST:  # today's path: the generator in bands, nothing held whole
+        yield from compute_delta_rows(pixels, model, tile=tile, progress=progress, cancel=cancel)
+        return
+    share = 1.0 if mode == FAST else GENERATOR_SHARE
+
+    def part(lo: float, hi: float) -> Progress | None:
+        if progress is None:
+            return None
+        return lambda f, what: progress(lo + (hi - lo) * f, what)
+
+    src = px.to_unit(pixels) if v.native else vw.downscale(pixels, v)
+    unit = _unit_on(src, model, tile, part(0.0, share), cancel)
+    if mode == THOROUGH:
+        unit = refine(
+            src, unit, eps, steps, device=device, threads=threads,
+            progress=part(share, 1.0), cancel=cancel,
+        )  # fmt: skip
+    del src
+    if v.native:
+        for y0 in range(0, v.height, vw.BAND_ROWS):
+            y1 = min(v.height, y0 + vw.BAND_ROWS)
+            yield y0, y1, unit[:, y0:y1]
+    else:
+        yield from vw.enlarge_rows(unit, v)
+
+
 def protect_with(
     pixels: np.ndarray,
     model: Model,
     strength: str,
     *,
     tile: int = TILE,
+    view: str | int = vw.NATIVE,
+    mode: str = FAST,
+    steps: int | None = None,
+    device: str = "auto",
+    threads: int | None = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
 ) -> tuple[np.ndarray, ProtectReport]:
-    """`protect_array` with an already loaded model and an explicit tile size."""
+    """`protect_array` with an already loaded model and explicit engine settings.
+
+    Its defaults are the bare generator at native size; `protect_array` applies the defaults of
+    `ProtectSettings` (the AI's view, thorough mode).
+    """
     import numpy as np
 
     start = time.perf_counter()
     px.check(pixels)
     eps = np.float32(model.spec.epsilon[strength])
+    h, w, c = pixels.shape
+    v = vw.plan(h, w, view, model.spec.size_multiple)
+    n_steps = (steps or DEFAULT_STEPS) if mode == THOROUGH else 0
     out = np.empty_like(pixels)
     s = px.scale(pixels.dtype)
     sq_err = 0.0
     max_diff = 0.0
-    h, w, c = pixels.shape
-    ax_y, ax_x = plan(h, w, model, tile)
-    bands = compute_delta_rows(pixels, model, tile=tile, progress=progress, cancel=cancel)
+    ax_y, ax_x = plan(v.view_height, v.view_width, model, tile)
+    bands = _bands(
+        pixels, model, float(eps), v, tile=tile, mode=mode, steps=n_steps, device=device,
+        threads=threads, progress=progress, cancel=cancel,
+    )  # fmt: skip
     for y0, y1, delta in bands:
         orig = pixels[y0:y1]
         work = px.to_unit(orig)  # the one float buffer per band, reused below
-        delta *= eps  # in place: this part of the band is final and not read again
+        delta = delta * eps
         work += delta.transpose(1, 2, 0)
         np.clip(work, 0.0, 1.0, out=work)
         if s == 1.0:
@@ -224,6 +295,10 @@ def protect_with(
         width=w,
         height=h,
         tiles=len(ax_y.starts) * len(ax_x.starts),
+        mode=mode,
+        steps=n_steps,
+        view_width=v.view_width,
+        view_height=v.view_height,
     )
     return out, report
 
@@ -238,9 +313,20 @@ def protect_array(
     """Protect an image array (see `fixative.pixels` for the contract); returns a new array.
 
     Same shape and dtype as the input; alpha is copied unchanged and fully transparent pixels
-    stay bit-identical. Raises `Cancelled` if `cancel()` returns True between tiles.
+    stay bit-identical. Raises `Cancelled` if `cancel()` returns True between tiles or steps.
     """
     settings = settings or ProtectSettings()
     px.check(pixels)
     model = get_model(settings.model_path, settings.device, settings.threads)
-    return protect_with(pixels, model, settings.strength, progress=progress, cancel=cancel)
+    return protect_with(
+        pixels,
+        model,
+        settings.strength,
+        view=settings.view,
+        mode=settings.mode,
+        steps=settings.steps,
+        device=settings.device,
+        threads=settings.threads,
+        progress=progress,
+        cancel=cancel,
+    )

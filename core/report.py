@@ -23,6 +23,10 @@ class ProtectReport:
     width: int
     height: int
     tiles: int
+    mode: str = "fast"  # "fast" (the generator) or "thorough" (refined with the encoder)
+    steps: int = 0  # gradient steps of thorough mode
+    view_width: int = 0  # the size the perturbation was computed at (the AI's view)
+    view_height: int = 0
     src: str | None = None
     dst: str | None = None
     format: str | None = None
@@ -38,7 +42,9 @@ class ProtectReport:
 
     def summary(self) -> str:
         psnr = "inf" if math.isinf(self.psnr) else f"{self.psnr:.1f}"
+        how = f"{self.mode}, {self.steps} steps" if self.steps else self.mode
         return (
-            f"{self.strength} (eps {self.epsilon * 255:.1f}/255), PSNR {psnr} dB, "
+            f"{self.strength} {how} at {self.view_width}x{self.view_height} "
+            f"(eps {self.epsilon * 255:.1f}/255), PSNR {psnr} dB, "
             f"max diff {self.max_abs_diff * 255:.1f}/255, {self.seconds:.2f} s on {self.device}"
         )

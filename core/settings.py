@@ -8,16 +8,30 @@ from typing import Any
 
 from .declarations import DeclarationSettings
 from .errors import SettingsError
+from .view import parse as view_setting
 
 STRENGTHS = ("low", "medium", "high")
 DEVICES = ("auto", "cpu", "gpu")
+FAST = "fast"
+THOROUGH = "thorough"
+MODES = (FAST, THOROUGH)
+MAX_STEPS = 200
 
 
 @dataclass(frozen=True)
 class ProtectSettings:
-    """How to protect: the strength preset (budgets come from the model), device, threads."""
+    """How to protect: strength (budgets come from the model), mode, view, device, threads.
+
+    `mode`: "thorough" refines the generator's perturbation with the encoder's own gradient
+    (`steps` of them, default `refine.DEFAULT_STEPS`); "fast" is the generator alone.
+    `view`: "auto" computes at the AI's view (about 1 MP), "native" at the file's size, an int
+    N at about N×N pixels (see `fixative.view`).
+    """
 
     strength: str = "medium"
+    mode: str = THOROUGH
+    steps: int | None = None
+    view: str | int = "auto"
     device: str = "auto"
     threads: int | None = None
     model_path: str | None = None
@@ -30,6 +44,17 @@ class ProtectSettings:
         if self.device not in DEVICES:
             msg = f"device {self.device!r} is not one of: {', '.join(DEVICES)}"
             raise SettingsError(msg)
+        if self.mode not in MODES:
+            msg = f"mode {self.mode!r} is not one of: {', '.join(MODES)}"
+            raise SettingsError(msg)
+        if self.steps is not None and (
+            isinstance(self.steps, bool)
+            or not isinstance(self.steps, int)
+            or not 1 <= self.steps <= MAX_STEPS
+        ):
+            msg = f"steps must be an integer from 1 to {MAX_STEPS} or None, not {self.steps!r}"
+            raise SettingsError(msg)
+        object.__setattr__(self, "view", view_setting(self.view))
         if self.threads is not None and (
             isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1
         ):

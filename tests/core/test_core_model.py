@@ -48,7 +48,7 @@ def test_replaced_model_file_is_reloaded(make_model: ModelFactory, build_model) 
 @pytest.mark.parametrize(
     ("meta", "needle"),
     [
-        ({"fixative.contract": "2"}, "fixative.contract"),
+        ({"fixative.contract": "3"}, "fixative.contract"),
         ({"fixative.contract": None}, "fixative.contract"),
         ({"fixative.model_id": None}, "model_id"),
         ({"fixative.epsilon": "not json"}, "fixative.epsilon"),

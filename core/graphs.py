@@ -1,0 +1,143 @@
+"""The auxiliary ONNX graphs shipped beside the generator: TAEF2's encoder, its input gradient,
+its decoder and the texture mask (models/README.md, "Auxiliary graphs").
+
+Each is listed with its sha256 under "graphs" in models/manifest.json and checked at load, like
+the generator. Sessions are created once per (role, device, threads) and reused. torch is never
+needed: thorough mode, `fixative check` and the preview run on onnxruntime alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import ModelError
+from .model import MANIFEST, make_session, read_manifest, shipped_dir
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# role -> (input names, output names), the interface each graph must have.
+INTERFACES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "encoder": (("image",), ("latent",)),
+    "decoder": (("latent",), ("image",)),
+    "encoder_grad": (("image", "target"), ("grad", "latent")),
+    "texture_mask": (("image",), ("mask",)),
+}
+LATENT_FACTOR = 8  # TAEF2 latents are 1/8 of the image's sides
+
+
+@dataclass(frozen=True)
+class GraphSpec:
+    role: str
+    path: str
+    sha256: str
+    metadata: dict[str, str]
+
+
+class Graph:
+    """One checked auxiliary graph with its session; `run` returns the outputs in order."""
+
+    def __init__(self, role: str, path: Path, device: str, threads: int | None) -> None:
+        data = _read_checked(role, path)
+        self.session = make_session(data, str(path), device, threads)
+        self.provider = self.session.get_providers()[0]
+        meta = dict(self.session.get_modelmeta().custom_metadata_map)
+        self.spec = GraphSpec(role, str(path), hashlib.sha256(data).hexdigest(), meta)
+        inputs, outputs = INTERFACES[role]
+        got_in = tuple(a.name for a in self.session.get_inputs())
+        got_out = tuple(a.name for a in self.session.get_outputs())
+        if got_in != inputs or got_out != outputs or meta.get("fixative.role") != role:
+            msg = (
+                f"{path}: not a Fixative '{role}' graph (inputs {got_in}, outputs {got_out}, "
+                f"role {meta.get('fixative.role')!r}; expected {inputs} -> {outputs})"
+            )
+            raise ModelError(msg)
+
+    def run(self, **feeds: np.ndarray) -> list[np.ndarray]:
+        try:
+            return self.session.run(None, feeds)
+        except Exception as exc:  # onnxruntime's own exception types
+            shapes = {k: v.shape for k, v in feeds.items()}
+            msg = f"{self.spec.path}: the {self.spec.role} graph failed on {shapes} ({exc})"
+            raise ModelError(msg) from exc
+
+
+def graph_path(role: str, folder: Path | None = None) -> tuple[Path, str]:
+    """(file, pinned sha256) of the graph for `role`, from the shipped manifest."""
+    if role not in INTERFACES:
+        msg = f"unknown graph role {role!r}"
+        raise ModelError(msg)
+    folder = folder or shipped_dir()
+    manifest = read_manifest(folder / MANIFEST)
+    entry = manifest.get("graphs", {}).get(role)
+    if not isinstance(entry, dict) or not isinstance(entry.get("file"), str):
+        msg = (
+            f"{folder / MANIFEST}: lists no '{role}' graph; thorough mode, the preview and "
+            "`fixative check --against` need the graphs shipped with Fixative (reinstall it)"
+        )
+        raise ModelError(msg)
+    return folder / entry["file"], str(entry.get("sha256", "")).lower()
+
+
+def _read_checked(role: str, path: Path) -> bytes:
+    folder = path.parent
+    _, pinned = graph_path(role, folder) if (folder / MANIFEST).is_file() else (path, "")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        msg = f"{path}: cannot read the {role} graph ({exc.strerror or exc})"
+        raise ModelError(msg) from exc
+    sha = hashlib.sha256(data).hexdigest()
+    if pinned and sha != pinned:
+        msg = (
+            f"{path}: the {role} graph is damaged or was modified (sha256 {sha[:12]}..., "
+            f"manifest says {pinned[:12]}...); reinstall Fixative"
+        )
+        raise ModelError(msg)
+    return data
+
+
+_CACHE: dict[tuple[Any, ...], Graph] = {}
+_LOCK = threading.Lock()
+
+
+def get_graph(role: str, device: str = "auto", threads: int | None = None) -> Graph:
+    """The shipped graph for `role` with a session, created once per (role, device, threads)."""
+    path, _ = graph_path(role)
+    key = (role, str(path.resolve()), device, threads)
+    with _LOCK:
+        graph = _CACHE.get(key)
+        if graph is None:
+            graph = Graph(role, path, device, threads)
+            _CACHE[key] = graph
+        return graph
+
+
+def clear_cache() -> None:
+    with _LOCK:
+        _CACHE.clear()
+
+
+def latent_distortion(
+    original: np.ndarray, protected: np.ndarray, device: str = "cpu", threads: int | None = None
+) -> float:
+    """‖E(p) − E(o)‖ / ‖E(o)‖ for float32 RGB (H, W, 3) in [0, 1], cropped to multiples of 8."""
+    import numpy as np
+
+    h, w = original.shape[0], original.shape[1]
+    h8, w8 = h - h % LATENT_FACTOR, w - w % LATENT_FACTOR
+    if h8 < LATENT_FACTOR or w8 < LATENT_FACTOR:
+        msg = f"image of {w}x{h} is too small to encode (needs at least 8x8)"
+        raise ModelError(msg)
+    enc = get_graph("encoder", device, threads)
+
+    def encode(x: np.ndarray) -> np.ndarray:
+        batch = np.ascontiguousarray(x[:h8, :w8, :3].transpose(2, 0, 1)[None], dtype=np.float32)
+        return enc.run(image=batch)[0].astype(np.float64)
+
+    lo, lp = encode(original), encode(protected)
+    return float(np.linalg.norm(lp - lo) / max(float(np.linalg.norm(lo)), 1e-12))
