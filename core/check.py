@@ -1,6 +1,7 @@
 """`fixative check FILE...`: which "no AI training" declarations a file carries, and whether
-they still hold (C2PA signature, trust, hash binding); with `--original`, how far the protected
-pixels are from the original.
+they still hold (C2PA signature, trust, hash binding); with `--original` (or `--against`), how far
+the protected pixels are from the original, and how far the TAEF2 encoder's reading of them moved
+(with the shipped ONNX encoder, at the AI's view).
 
 Exit status: 0 every file carries declarations that check out, 1 some file has none, has a
 broken or mismatching C2PA manifest, 2 some file could not be read.
@@ -9,7 +10,6 @@ broken or mismatching C2PA manifest, 2 some file could not be read.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import math
 import os
@@ -29,21 +29,24 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description=(
             "Report the IPTC Data Mining XMP declarations and the C2PA manifest (assertions, "
             "signature, trust, hash binding) of each FILE. With --original, also measure how "
-            "much the protected pixels differ from the original."
+            "much the protected pixels differ from the original, and how much the change moves "
+            "the TAEF2 image encoder's reading of the picture."
         ),
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="image file(s) to check")
     p.add_argument("--json", action="store_true", help="print a JSON report instead of text")
     p.add_argument(
         "--original",
+        "--against",
+        dest="original",
         metavar="ORIG",
-        help="the unprotected original: report PSNR, max difference (and TAEF2 latent "
-        "distortion when torch and the TAEF2 weights are available)",
+        help="the unprotected original: report PSNR, max difference and the TAEF2 latent "
+        "distortion, measured at the AI's view (about 1 megapixel, as trainers read pictures)",
     )
     p.add_argument(
         "--no-latent",
         action="store_true",
-        help="with --original, skip the TAEF2 latent distortion (importing torch is slow)",
+        help="with --original, skip the TAEF2 latent distortion (a few seconds per image on CPU)",
     )
     p.add_argument(
         "--trust-anchor",
@@ -233,67 +236,41 @@ def compare(
     }
     if a.shape[2] == 4 and b.shape[2] == 4:
         report["alpha_unchanged"] = bool(np.array_equal(a[..., 3], b[..., 3]))
-    distortion = latent_distortion(a[..., :3], b[..., :3]) if latent else None
-    if distortion is not None:
-        report["taef2_latent_distortion"] = distortion
+    if latent:
+        report.update(measure_latent(a, b, protected))
     return report
 
 
-def latent_distortion(original: Any, protected: Any) -> float | None:
-    """Relative TAEF2 latent change ||E(p) - E(o)|| / ||E(o)||, or None when not available.
+def measure_latent(original: Any, protected: Any, name: str | os.PathLike[str]) -> dict[str, Any]:
+    """Relative TAEF2 latent change ||E(p) - E(o)|| / ||E(o)|| of two (H, W, C) arrays in [0, 1],
+    with the shipped ONNX encoder, and the view size it was measured at.
 
-    Optional evaluation aid: needs torch, the source checkout's scripts/taef2.py and the TAEF2
-    weights (FIXATIVE_TAEF2_DIR, or the shared copy). Never required by protection itself.
+    Both images are first downscaled to the AI's view (about 1 MP, `fixative.view`), as trainers
+    read them and as protection aims; it also keeps a 4K check from needing the encoder's
+    gigabytes at native size. `name` (the protected file) goes into error messages.
     """
-    import importlib.util
+    import numpy as np
 
-    if importlib.util.find_spec("torch") is None:
-        return None
-    scripts = Path(__file__).resolve().parent.parent / "scripts"
-    candidates = [
-        os.environ.get("FIXATIVE_TAEF2_DIR"),
-        scripts.parent.parent / "shared/models/taef2",
-    ]
-    weights = next(
-        (
-            Path(c) / "taef2_encoder.pth"
-            for c in candidates
-            if c and (Path(c) / "taef2_encoder.pth").is_file()
-        ),
-        None,
-    )
-    if weights is None or not (scripts / "taef2.py").is_file():
-        return None
-    import torch
+    from . import graphs
+    from . import view as vw
+    from .errors import ModelError
 
-    encoder = _taef2_encoder(str(scripts / "taef2.py"), str(weights))
-    if encoder is None:
-        return None
     h, w = original.shape[:2]
-    h8, w8 = h - h % 8, w - w % 8
-    if h8 < 8 or w8 < 8:
-        return None
+    v = vw.plan(h, w, vw.AUTO, graphs.LATENT_FACTOR)
 
-    def enc(x: Any) -> Any:
-        t = torch.from_numpy(x[:h8, :w8].astype("float32")).permute(2, 0, 1)[None]
-        with torch.no_grad():
-            return encoder(t)
+    def at_view(x: Any) -> Any:
+        rgb = np.ascontiguousarray(x[..., :3], dtype=np.float32)
+        return rgb if v.native else vw.downscale(rgb, v)
 
-    lo, lp = enc(original), enc(protected)
-    return float(torch.linalg.vector_norm(lp - lo) / torch.linalg.vector_norm(lo).clamp_min(1e-12))
-
-
-@functools.lru_cache(maxsize=1)
-def _taef2_encoder(module_path: str, weights: str) -> Any:
-    """Load the TAEF2 encoder once per process (checking several files reuses it)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("_fixative_taef2", module_path)
-    if spec is None or spec.loader is None:
-        return None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.load_encoder(weights)
+    try:
+        distortion = graphs.latent_distortion(at_view(original), at_view(protected))
+    except ModelError as exc:
+        raise CheckError(f"{name}: cannot measure the TAEF2 latent distortion: {exc}") from exc
+    return {
+        "taef2_latent_distortion": distortion,
+        "latent_view_width": v.view_width,
+        "latent_view_height": v.view_height,
+    }
 
 
 # --- verdict and output ---------------------------------------------------------------------
@@ -427,7 +404,10 @@ def _fmt_text(report: dict[str, Any]) -> str:
             + f", max difference {prot['max_abs_diff_8bit']:.1f}/255"
         )
         if "taef2_latent_distortion" in prot:
-            out.append(f"  TAEF2 latent distortion: {prot['taef2_latent_distortion']:.4f}")
+            out.append(
+                f"  TAEF2 latent distortion: {prot['taef2_latent_distortion']:.4f} (at the AI's "
+                f"view, {prot['latent_view_width']}x{prot['latent_view_height']})"
+            )
         if prot.get("alpha_unchanged") is False:
             out.append("  warning: alpha differs from the original")
     return "\n".join(out)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import threading
 import time
@@ -16,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from . import view as vw
 from .declarations import add_cli_arguments
-from .errors import FixativeError
-from .settings import DEVICES, STRENGTHS
+from .errors import FixativeError, ModelError, SettingsError
+from .refine import DEFAULT_STEPS
+from .settings import DEVICES, MAX_STEPS, MODES, STRENGTHS, THOROUGH, ProtectSettings
 
 # Subcommands implemented in their own modules with `add_parser(subparsers)` + `run(args)`.
 _PLUGGED = {"check": "check", "site-snippets": "snippets"}
@@ -50,7 +53,32 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
         default=None,
         help="added to each output's name when no -o is given (default: -protected)",
     )
-    p.add_argument("--strength", choices=STRENGTHS, default="medium")
+    defaults = ProtectSettings()  # the CLI's defaults are the library's
+    p.add_argument("--strength", choices=STRENGTHS, default=defaults.strength)
+    p.add_argument(
+        "--mode",
+        choices=MODES,
+        default=defaults.mode,
+        help="fast = the generator alone (a fraction of a second); thorough = the generator's "
+        "result refined with the image encoder's own gradient (about 30-60 s per image on 2 CPU "
+        "cores; far stronger) (default: %(default)s)",
+    )
+    p.add_argument(
+        "--steps",
+        type=_steps,
+        default=defaults.steps,
+        metavar="N",
+        help=f"gradient steps of thorough mode, 1-{MAX_STEPS} (default: {DEFAULT_STEPS})",
+    )
+    p.add_argument(
+        "--view",
+        type=_view,
+        default=defaults.view,
+        metavar="auto|native|N",
+        help=f"the size the AI reads your picture at: auto = about 1 megapixel "
+        f"({vw.DEFAULT_SIDE}x{vw.DEFAULT_SIDE}), as trainers and img2img tools downscale; "
+        "native = the file's own size; or a number N for about NxN pixels (default: %(default)s)",
+    )
     p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument("--threads", type=_positive, default=None, help="CPU threads for the model")
     p.add_argument("--jobs", type=_positive, default=1, help="files processed at once")
@@ -101,6 +129,24 @@ def _positive(text: str) -> int:
         msg = f"must be a positive integer, not {text!r}"
         raise argparse.ArgumentTypeError(msg)
     return value
+
+
+def _steps(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_STEPS:
+        msg = f"must be an integer from 1 to {MAX_STEPS}, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _view(text: str) -> str | int:
+    try:
+        return vw.parse(text)
+    except SettingsError as exc:  # argparse names the option in front of the message
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _quality(text: str) -> int:
@@ -186,15 +232,22 @@ def plan_outputs(args: argparse.Namespace) -> list[tuple[Path, Path]]:
 
 
 class ProgressLine:
-    """One status line on a terminal's stderr: overall bar, files done, current tile."""
+    """Progress on stderr. On a terminal: one status line (overall bar, files done, the current
+    step or tile). Elsewhere (a log, a pipe): a plain line every LOG_SECONDS, so that a thorough
+    run of a minute is not silent while a fast one prints nothing extra."""
 
-    def __init__(self, total: int, enabled: bool) -> None:
+    LOG_SECONDS = 10.0
+
+    def __init__(self, total: int, enabled: bool, tty: bool = True) -> None:
         self.total = total
         self.enabled = enabled
+        self.tty = tty
         self.done = 0
         self.partial: dict[int, float] = {}
         self.lock = threading.Lock()
         self.last = 0.0
+        self.last_log = time.monotonic()
+        self.width = max(60, shutil.get_terminal_size((101, 20)).columns - 1)
 
     def update(self, slot: int, fraction: float, message: str) -> None:
         if not self.enabled:
@@ -202,13 +255,21 @@ class ProgressLine:
         with self.lock:
             self.partial[slot] = fraction
             now = time.monotonic()
+            overall = (self.done + sum(self.partial.values())) / self.total
+            if not self.tty:
+                if now - self.last_log >= self.LOG_SECONDS:
+                    self.last_log = now
+                    print(f"{overall:4.0%} {message}", file=sys.stderr, flush=True)
+                return
             if now - self.last < 0.1 and fraction < 1.0:
                 return
             self.last = now
-            overall = (self.done + sum(self.partial.values())) / self.total
             bar = "#" * int(overall * 30)
-            line = f"[{bar:<30}] {self.done}/{self.total} files  {message}"
-            sys.stderr.write("\r" + line[:100].ljust(100))
+            head = f"[{bar:<30}] {self.done}/{self.total} files  "
+            room = self.width - len(head)
+            if len(message) > room:  # keep the end: the step and tile, not the folder
+                message = "..." + message[-(room - 3) :]
+            sys.stderr.write("\r" + (head + message).ljust(self.width))
             sys.stderr.flush()
 
     def file_done(self, slot: int) -> None:
@@ -217,14 +278,14 @@ class ProgressLine:
             self.done += 1
 
     def clear(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\r" + " " * 100 + "\r")
+        if self.enabled and self.tty:
+            sys.stderr.write("\r" + " " * self.width + "\r")
             sys.stderr.flush()
 
     def println(self, text: str, stream: Any) -> None:
         with self.lock:
-            if self.enabled:
-                sys.stderr.write("\r" + " " * 100 + "\r")
+            if self.enabled and self.tty:
+                sys.stderr.write("\r" + " " * self.width + "\r")
             print(text, file=stream, flush=True)
 
 
@@ -232,15 +293,20 @@ def cmd_protect(args: argparse.Namespace) -> int:
     from .declarations import settings_from_args
     from .files import protect_file
     from .model import get_model
-    from .settings import ProtectSettings
 
     pairs = plan_outputs(args)
+    if args.steps is not None and args.mode != THOROUGH:
+        msg = f"--steps applies to --mode {THOROUGH} only (the fast mode takes no steps)"
+        raise UsageError(msg)
     threads = args.threads
     if threads is None and args.jobs > 1:
         threads = max(1, (os.cpu_count() or 1) // args.jobs)
     try:
         settings = ProtectSettings(
             strength=args.strength,
+            mode=args.mode,
+            steps=args.steps,
+            view=args.view,
             device=args.device,
             threads=threads,
             model_path=args.model,
@@ -249,8 +315,12 @@ def cmd_protect(args: argparse.Namespace) -> int:
     except FixativeError as exc:  # e.g. a --web-statement that is not a URL
         raise UsageError(str(exc)) from exc
     get_model(settings.model_path, settings.device, settings.threads)  # fail once, early
+    if settings.mode == THOROUGH:
+        for row in graph_status():  # a missing or damaged graph would fail every file
+            if "error" in row:
+                raise ModelError(row["error"])
     show = not (args.quiet or args.json)
-    bar = ProgressLine(len(pairs), enabled=show and sys.stderr.isatty())
+    bar = ProgressLine(len(pairs), enabled=show, tty=sys.stderr.isatty())
     results: list[dict[str, Any]] = [{} for _ in pairs]
     start = time.perf_counter()
 
@@ -310,6 +380,25 @@ def _version_of(module: str) -> str:
         return "not installed"
 
 
+def graph_status() -> list[dict[str, Any]]:
+    """The auxiliary graphs of models/manifest.json: role, file, sha256, present, verified."""
+    from . import graphs
+
+    rows: list[dict[str, Any]] = []
+    for role in graphs.INTERFACES:
+        row: dict[str, Any] = {"role": role}
+        try:
+            path, pinned = graphs.graph_path(role)
+            row.update(file=path.name, path=str(path), sha256=pinned, present=path.is_file())
+            row["sha256_verified"] = False
+            graphs.verify(role)
+            row["sha256_verified"] = bool(pinned)
+        except ModelError as exc:
+            row["error"] = str(exc)
+        rows.append(row)
+    return rows
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from . import model as model_mod
 
@@ -348,6 +437,18 @@ def cmd_info(args: argparse.Namespace) -> int:
     except FixativeError as exc:
         info["providers_error"] = str(exc)
         status = 1
+    defaults = ProtectSettings()
+    info["protect_defaults"] = {
+        "mode": defaults.mode,
+        "modes": list(MODES),
+        "steps": DEFAULT_STEPS,
+        "max_steps": MAX_STEPS,
+        "view": defaults.view,
+        "view_side": vw.DEFAULT_SIDE,
+    }
+    info["graphs"] = graph_status()
+    if any("error" in g for g in info["graphs"]):
+        status = 1  # thorough mode (the default) and `check --original` need them
     if args.json:
         print(json.dumps(info, indent=2))
         return status
@@ -367,6 +468,24 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"{'device:':<14}{args.device} -> {info['chosen_provider']}")
     else:
         print(f"{'providers:':<14}ERROR {info['providers_error']}")
+    d = info["protect_defaults"]
+    print(f"{'mode:':<14}{d['mode']} (of {', '.join(d['modes'])}), {d['steps']} steps")
+    side = d["view_side"]
+    print(
+        f"{'view:':<14}{d['view']} (about {side}x{side} = {side * side / 1e6:.1f} MP; "
+        "or native, or N)"
+    )
+    print("graphs:")
+    for g in info["graphs"]:
+        if "file" not in g:
+            print(f"  {g['role']:<14}ERROR {g['error']}")
+            continue
+        state = (
+            "verified against manifest"
+            if g["sha256_verified"]
+            else ("ERROR " + g["error"] if "error" in g else "not pinned by the manifest")
+        )
+        print(f"  {g['role']:<14}{g['file']:<26}{g['sha256'][:12]}  {state}")
     return status
 
 

@@ -101,6 +101,13 @@ def _read_checked(role: str, path: Path) -> bytes:
     return data
 
 
+def verify(role: str) -> str:
+    """The sha256 of the shipped graph for `role`, checked against the manifest without starting
+    a session (`fixative info`); ModelError when it is missing, unreadable or different."""
+    path, _ = graph_path(role)
+    return hashlib.sha256(_read_checked(role, path)).hexdigest()
+
+
 _CACHE: dict[tuple[Any, ...], Graph] = {}
 _LOCK = threading.Lock()
 

@@ -6,11 +6,14 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from fixative import cli
+from fixative import cli, graphs, view
+from fixative.refine import DEFAULT_STEPS
+from fixative.settings import MAX_STEPS, MODES, ProtectSettings
 from PIL import Image
 
 
@@ -237,3 +240,152 @@ def test_unexpected_failure_of_one_file_does_not_stop_the_others(
 def test_bad_declaration_option_is_a_usage_error(images: Path) -> None:
     assert run("protect", images / "a.png", "--web-statement", "not a url") == 2
     assert not (images / "a-protected.png").exists()
+
+
+# --- mode, steps, view ---
+
+
+def test_mode_steps_and_view_in_the_json_report(
+    images: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = img(images / "m.png", size=(96, 64))
+    assert run("protect", src, "--json", "--steps", "2", "--overwrite") == 0
+    (report,) = json.loads(capsys.readouterr().out)["files"]
+    assert report["mode"] == "thorough" == ProtectSettings().mode  # the library's default
+    assert report["steps"] == 2
+    assert (report["view_width"], report["view_height"]) == (96, 64)
+    assert run("protect", src, "--json", "--mode", "fast", "--overwrite") == 0
+    (report,) = json.loads(capsys.readouterr().out)["files"]
+    assert report["mode"] == "fast" and report["steps"] == 0
+
+
+def test_view_size_given_in_pixels(images: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = img(images / "big.png", size=(256, 192))
+    assert run("protect", src, "--json", "--mode", "fast", "--view", "128") == 0
+    (report,) = json.loads(capsys.readouterr().out)["files"]
+    v = view.plan(192, 256, 128, 8)  # the test model's size_multiple
+    assert (report["view_width"], report["view_height"]) == (v.view_width, v.view_height)
+    assert report["view_width"] < 256 and (report["width"], report["height"]) == (256, 192)
+
+
+@pytest.mark.parametrize("mode", ["fast", "thorough"])
+def test_view_native_on_a_small_image_is_its_auto_view(
+    images: Path, capsys: pytest.CaptureFixture[str], mode: str
+) -> None:
+    src = img(images / "s.png", size=(96, 64))
+    steps = ["--steps", "2"] if mode == "thorough" else []
+    outs = []
+    for choice in ("native", "auto"):
+        dst = images / f"s-{choice}.png"
+        assert (
+            run("protect", src, "-o", dst, "--json", "--mode", mode, *steps, "--view", choice) == 0
+        )
+        (report,) = json.loads(capsys.readouterr().out)["files"]
+        assert (report["view_width"], report["view_height"]) == (96, 64)
+        outs.append(dst.read_bytes())
+    assert outs[0] == outs[1]
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["--mode", "slow"], "--mode"),
+        (["--steps", "0"], "--steps"),
+        (["--steps", "many"], "--steps"),
+        (["--steps", str(MAX_STEPS + 1)], "--steps"),
+        (["--view", "huge"], "--view"),
+        (["--view", "8"], "--view"),
+        (["--mode", "fast", "--steps", "3"], "--steps"),
+    ],
+)
+def test_bad_mode_steps_or_view_names_the_option(
+    images: Path, capsys: pytest.CaptureFixture[str], argv: list[str], named: str
+) -> None:
+    assert run("protect", images / "a.png", *argv) == 2
+    err = capsys.readouterr().err
+    assert named in err.splitlines()[-1], err
+    assert not (images / "a-protected.png").exists()
+
+
+def test_progress_shows_the_steps_and_tiles(
+    images: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli.ProgressLine, "LOG_SECONDS", 0.0)  # a log line for every message
+    assert run("protect", images / "a.png", "--steps", "2") == 0
+    err = capsys.readouterr().err  # not a terminal: plain lines
+    assert "a.png: step 1/2, tile 1/1" in err and "a.png: step 2/2, tile 1/1" in err
+    assert "\r" not in err
+
+
+def test_progress_line_keeps_the_step_when_the_name_is_long(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bar = cli.ProgressLine(1, enabled=True)
+    bar.update(0, 0.5, "/very/long/folder/" * 10 + "art.png: step 3/8, tile 2/4")
+    err = capsys.readouterr().err
+    assert "art.png: step 3/8, tile 2/4" in err and len(err.strip("\r").rstrip()) <= bar.width
+
+
+def test_info_lists_defaults_and_graphs(
+    conv_model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = json.loads((graphs.shipped_dir() / "manifest.json").read_text())["graphs"]
+    assert run("info") == 0
+    text = capsys.readouterr().out
+    assert f"{ProtectSettings().mode} (of {', '.join(MODES)}), {DEFAULT_STEPS} steps" in text
+    assert "view:         auto" in text
+    for role, entry in manifest.items():
+        line = next(x for x in text.splitlines() if x.strip().startswith(role + " "))
+        assert entry["file"] in line and entry["sha256"][:12] in line and "verified" in line
+    assert run("info", "--json") == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["protect_defaults"]["mode"] == ProtectSettings().mode
+    assert data["protect_defaults"]["steps"] == DEFAULT_STEPS
+    assert data["protect_defaults"]["view"] == "auto"
+    assert {g["role"] for g in data["graphs"]} == set(graphs.INTERFACES) == set(manifest)
+    assert all(g["present"] and g["sha256_verified"] for g in data["graphs"])
+
+
+@pytest.fixture
+def broken_graphs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A models folder whose manifest lists every graph: one damaged, one missing."""
+    import hashlib
+
+    folder = tmp_path / "shipped"
+    folder.mkdir()
+    entries = {}
+    for role in graphs.INTERFACES:
+        data = role.encode()
+        entries[role] = {"file": f"{role}.onnx", "sha256": hashlib.sha256(data).hexdigest()}
+        (folder / f"{role}.onnx").write_bytes(data)
+    (folder / "encoder.onnx").write_bytes(b"tampered")
+    (folder / "decoder.onnx").unlink()
+    manifest = {"default": "x.onnx", "models": {}, "graphs": entries}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setattr(graphs, "shipped_dir", lambda: folder)
+    graphs.clear_cache()
+    yield folder
+    graphs.clear_cache()
+
+
+def test_info_reports_a_damaged_or_missing_graph(
+    conv_model: Path, broken_graphs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run("info", "--json") == 1
+    rows = {g["role"]: g for g in json.loads(capsys.readouterr().out)["graphs"]}
+    assert rows["encoder"]["present"] and not rows["encoder"]["sha256_verified"]
+    assert "damaged or was modified" in rows["encoder"]["error"]
+    assert not rows["decoder"]["present"] and "decoder.onnx" in rows["decoder"]["error"]
+    assert rows["texture_mask"]["sha256_verified"]
+    assert run("info") == 1
+    assert "ERROR" in capsys.readouterr().out
+
+
+def test_thorough_with_a_damaged_graph_fails_once_early(
+    images: Path, broken_graphs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run("protect", images / "a.png", images / "b.jpg") == 1
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and str(broken_graphs / "encoder.onnx") in err
+    assert not (images / "a-protected.png").exists()
+    assert run("protect", images / "a.png", "--mode", "fast", "-q") == 0  # needs no graph

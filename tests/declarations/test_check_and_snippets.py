@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -16,7 +15,6 @@ from fixative.c2pa_sign import local_identity, sign_c2pa
 from fixative.declarations import DeclarationSettings, xmp_for
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[2]
 SETTINGS = DeclarationSettings(c2pa=True, creator="Ana", other_constraints="no scraping")
 
 
@@ -128,10 +126,7 @@ def test_stripped_xmp_but_manifest_kept(signed: Path, tmp_path: Path, capsys) ->
     assert "MISMATCH" in out
 
 
-def test_original_comparison(
-    tmp_path: Path, image: Image.Image, capsys, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("FIXATIVE_TAEF2_DIR", raising=False)
+def test_original_comparison(tmp_path: Path, image: Image.Image, capsys) -> None:
     orig = tmp_path / "orig.png"
     image.save(orig)
     arr = np.asarray(image).astype(np.int16)
@@ -148,18 +143,49 @@ def test_original_comparison(
     prot_report = reports[0]["protection"]
     assert prot_report["psnr_db"] == pytest.approx(expected_psnr, abs=1e-6)
     assert prot_report["max_abs_diff_8bit"] == pytest.approx(np.abs(diff).max() * 255)
-    # the optional encoder distortion appears exactly when its requirements are met
-    taef2_ready = (
-        importlib.util.find_spec("torch") is not None
-        and (REPO / "scripts" / "taef2.py").is_file()
-        and (REPO.parent / "shared" / "models" / "taef2" / "taef2_encoder.pth").is_file()
-    )
-    assert ("taef2_latent_distortion" in prot_report) == taef2_ready
-    if taef2_ready:
-        assert prot_report["taef2_latent_distortion"] > 0
+    # the shipped ONNX encoder always measures; a 64x48 image is its own AI view
+    assert prot_report["taef2_latent_distortion"] > 0
+    assert (prot_report["latent_view_width"], prot_report["latent_view_height"]) == (64, 48)
+    _, same = _json(capsys, "check", str(orig), "--against", str(orig))
+    assert same[0]["protection"]["taef2_latent_distortion"] == pytest.approx(0, abs=1e-9)
+    _, out = _run(capsys, "check", str(out_path), "--original", str(orig))
+    assert "TAEF2 latent distortion" in out and "at the AI's view, 64x48" in out
     _, out = _run(capsys, "check", str(out_path), "--original", str(orig), "--no-latent")
     assert "TAEF2" not in out
     assert f"PSNR {expected_psnr:.2f} dB" in out
+
+
+def test_latent_distortion_is_measured_at_the_ai_view(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A picture larger than the view is encoded downscaled to it, both copies alike."""
+    from fixative import graphs, view
+
+    seen: list[tuple[int, ...]] = []
+    real = graphs.latent_distortion
+
+    def spy(a: np.ndarray, b: np.ndarray, *args: object, **kwargs: object) -> float:
+        seen.extend([a.shape, b.shape])
+        return real(a, b, *args, **kwargs)
+
+    monkeypatch.setattr(graphs, "latent_distortion", spy)
+    monkeypatch.setattr(view, "DEFAULT_SIDE", 64)  # a small "1 MP" keeps the test fast
+    rng = np.random.default_rng(1)
+    a = rng.random((96, 160, 4))
+    b = np.clip(a + rng.uniform(-0.03, 0.03, a.shape), 0, 1)
+    got = check.measure_latent(a, b, "b.png")
+    v = view.plan(96, 160, "auto")
+    assert (got["latent_view_width"], got["latent_view_height"]) == (v.view_width, v.view_height)
+    assert v.view_width < 160 and seen == [(v.view_height, v.view_width, 3)] * 2
+    assert got["taef2_latent_distortion"] > 0
+
+
+def test_too_small_to_measure_names_the_file(tmp_path: Path, capsys) -> None:
+    orig = tmp_path / "tiny.png"
+    Image.new("RGB", (4, 4), (10, 20, 30)).save(orig)
+    code, out = _run(capsys, "check", str(orig), "--original", str(orig))
+    assert code == 2
+    assert f"{orig}: cannot measure the TAEF2 latent distortion" in out
 
 
 def test_original_of_another_size_is_a_clear_error(

@@ -2,25 +2,21 @@
 
 Test pictures, the shipped model's budget, "within the budget" and "declarations present"
 checks, and the protection measure: TAEF2 latent distortion of the written file against the
-host's plain export, compared with uniform noise of the same epsilon.
+host's plain export (the shipped ONNX encoder, as `fixative check` measures it), compared with
+uniform noise of the same epsilon.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent.parent
-SHARED = REPO.parent / "shared"
 DEV_IMAGE = REPO / "data" / "eval" / "clip_tiger.png"  # committed with its licence (SOURCES.md)
-TAEF2_ENCODER = SHARED / "models" / "taef2" / "taef2_encoder.pth"
-if str(REPO / "scripts") not in sys.path:
-    sys.path.insert(0, str(REPO / "scripts"))  # the lead's taef2.py and metrics.py
 CLAY_ICC = "usr/share/color/icc/krita/ClayRGB-elle-V2-g22.icc"  # in the hosts' root filesystem
 DATA_MINING = "DMI-PROHIBITED-GENAIMLTRAINING"
 # "Measurable" in a host: the written file's TAEF2 latent distortion is far above what 8-bit
@@ -152,32 +148,17 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return math.inf if mse == 0 else 10 * math.log10(peak**2 / mse)
 
 
-_encoder = []
-
-
-def _encode(rgb_unit: np.ndarray):
-    import torch
-
-    if not _encoder:
-        from taef2 import load_encoder
-
-        _encoder.append(load_encoder(TAEF2_ENCODER))
-    x = torch.from_numpy(np.ascontiguousarray(rgb_unit.transpose(2, 0, 1)))[None].float()
-    with torch.no_grad():
-        return _encoder[0](x)
-
-
 def _unit_rgb(pixels: np.ndarray) -> np.ndarray:
     return pixels[..., :3].astype(np.float32) / float(np.iinfo(pixels.dtype).max)
 
 
 def latent_distortion(reference: np.ndarray, changed: np.ndarray) -> float:
-    """Relative TAEF2 latent distortion ||E(x') - E(x)|| / ||E(x)|| over the RGB channels,
-    with the lead's metric (scripts/metrics.py), as the shipped-model tests measure it."""
-    from metrics import relative_distortion
+    """Relative TAEF2 latent distortion ||E(x') - E(x)|| / ||E(x)|| over the RGB channels, with
+    the shipped ONNX encoder (`fixative.graphs`, no torch), at the size the host wrote."""
+    from fixative.graphs import latent_distortion as relative
 
-    a, b = _encode(_unit_rgb(reference)), _encode(_unit_rgb(changed))
-    return float(relative_distortion(b, a)[0])
+    # One thread: a small encoder on a busy 2-core machine crawls with two.
+    return relative(_unit_rgb(reference), _unit_rgb(changed), threads=1)
 
 
 def _noisy(reference: np.ndarray, amplitude: float) -> np.ndarray:

@@ -49,14 +49,10 @@ def blender_ext(rootfs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 TEXTURE = "/tmp/artwork.png"
-sys.path.insert(0, str(REPO / "scripts"))  # taef2 and metrics, for adapter_checks.measure
 
 
 def measure(reference: np.ndarray, protected: np.ndarray, eps: float, results: Path) -> dict:
     """TAEF2 latent distortion vs same-ε noise (adapter_checks.measure), kept in the results."""
-    import torch
-
-    torch.set_num_threads(1)  # a small encoder: 2 threads on a busy 2-core machine crawl
     figures = chk.measure(reference, protected, eps)
     (results / "measure.json").write_text(json.dumps(figures, indent=2))
     return figures
