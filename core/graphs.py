@@ -26,6 +26,10 @@ INTERFACES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "decoder": (("latent",), ("image",)),
     "encoder_grad": (("image", "target"), ("grad", "latent")),
     "texture_mask": (("image",), ("mask",)),
+    "mix_grad": (
+        ("image", "target", "target_image", "weights"),
+        ("grad", "latent", "reconstruction"),
+    ),
 }
 LATENT_FACTOR = 8  # TAEF2 latents are 1/8 of the image's sides
 
@@ -43,7 +47,7 @@ class Graph:
 
     def __init__(self, role: str, path: Path, device: str, threads: int | None) -> None:
         data = _read_checked(role, path)
-        self.session = make_session(data, str(path), device, threads)
+        self.session = make_session(data, str(path), device, threads, arena=False)
         self.provider = self.session.get_providers()[0]
         meta = dict(self.session.get_modelmeta().custom_metadata_map)
         self.spec = GraphSpec(role, str(path), hashlib.sha256(data).hexdigest(), meta)

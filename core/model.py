@@ -331,10 +331,17 @@ def choose_providers(device: str, available: list[str] | None = None) -> list[st
     raise ModelError(msg)
 
 
-def make_session(data: bytes, path: str, device: str, threads: int | None) -> Any:
-    """An onnxruntime session with Fixative's options, on the best provider for `device`."""
+def make_session(
+    data: bytes, path: str, device: str, threads: int | None, *, arena: bool = True
+) -> Any:
+    """An onnxruntime session with Fixative's options, on the best provider for `device`.
+
+    `arena=False` returns each run's memory to the system afterwards: thorough mode alternates
+    several large graphs, whose separate arenas would otherwise all stay at their peaks.
+    """
     ort = _ort()
     opts = ort.SessionOptions()
+    opts.enable_cpu_mem_arena = arena
     opts.log_severity_level = 3
     opts.inter_op_num_threads = 1
     opts.intra_op_num_threads = threads or 0

@@ -1,18 +1,24 @@
 """Thorough mode: a per-image refinement with the TAEF2 encoder's own gradient, in ONNX Runtime.
 
 Starting from the generator's unit perturbation on the view, each step moves every pixel by
-α·b·sign(∇) where ∇ is the gradient of ½‖E(x + ε·u) − E(x)‖² (the shipped
-`taef2-encoder-grad.onnx`) and b the texture mask (`texture-mask.onnx`, the same definition the
-generator was trained with) used as a per-pixel budget: |u| ≤ b, so flat colour and line art keep
-the little perturbation they can hide. Every other step attacks the view read at half its size
-(a 2×2 box downscale, whose gradient is the nearest-neighbour spread of the small one's): that
-is the 0.26 MP read of several trainers, and it keeps the effect through a 0.5× resize.
+α·b·sign(∇L), b being the texture mask (`texture-mask.onnx`, the definition the generator was
+trained with) used as a per-pixel budget: |u| ≤ b, so flat colour and line art keep the little
+perturbation they can hide. The objective, chosen by measurement (README "Thorough mode"):
+
+    L = ‖E(x') − E(x)‖² / ‖E(x)‖²  +  DECODER_WEIGHT · ‖D(E(x')) − D(E(x))‖² / ‖D(E(x))‖²
+
+The latent term moves what the encoder reads; the decoder-space term moves what the AI
+reconstructs from it (the latent term alone leaves the reconstruction close to the original's).
+Its gradient is the shipped `taef2-mix-grad.onnx`, a hand-written vector–Jacobian product.
+Every HALF_EVERY-th step instead attacks the view read at half its size (a 2×2 box downscale,
+the 0.26 MP read of several trainers) with the latent term alone (`taef2-encoder-grad.onnx`);
+that keeps the effect through a 0.5× resize, at a quarter of a full step's cost.
 
 The view is processed in tiles (an untiled 1 MP gradient peaks at 6.5 GB): each tile's gradient
-is taken on its core plus a margin of context and only the core is kept; every tile's target
-latent is computed on the same region, so a tile's loss starts at zero. Signed steps are
-per-pixel, so tile borders leave no seam of magnitude. All arithmetic is deterministic: the same
-view, settings and execution provider give the same perturbation, bit for bit.
+is taken on its core plus a margin of context and only the core is kept; every tile's targets
+are computed on the same region, so a tile's loss starts at zero. Signed steps are per-pixel,
+so tile borders leave no seam of magnitude. The arithmetic is deterministic: the same view,
+settings and execution provider give the same perturbation, bit for bit.
 """
 
 from __future__ import annotations
@@ -30,9 +36,11 @@ if TYPE_CHECKING:
 Progress = Callable[[float, str], None]
 Cancel = Callable[[], bool]
 
-DEFAULT_STEPS = 8  # measured: README "Thorough mode" (4 steps keep ~70 %, 12 add ~8 %)
-STEP_SCALE = 2.5  # α = STEP_SCALE / steps: the usual PGD choice, ~2.5 budgets of travel in all
-TILE = 576  # gradient tile side incl. margins: ~1.2 GB peak RSS on CPU (768 px: 2.0 GB)
+DEFAULT_STEPS = 4  # measured: README "Thorough mode" (6 steps add ~1 %, at 4/3 the cost)
+STEP_SCALE = 2.5  # α = STEP_SCALE / steps: ~2.5 budgets of travel in all, the usual PGD choice
+DECODER_WEIGHT = 50.0  # weight of the decoder-space term against the latent term (measured)
+HALF_EVERY = 3  # every 3rd step reads the view at half size (0 = never)
+TILE = 448  # full-size gradient tile side incl. margins: ~1.7 GB peak RSS on CPU (512: 2.1 GB)
 MARGIN = 32  # context around each tile's core, pixels (4 latent cells)
 ALIGN = 16  # tiles and their half-size reads stay on the encoder's 8 px latent grid
 
@@ -68,6 +76,11 @@ def _pool2(x: np.ndarray) -> np.ndarray:
     return x.reshape(n, c, h // 2, 2, w // 2, 2).mean(axis=(3, 5), dtype=x.dtype)
 
 
+def half_step(s: int) -> bool:
+    """Whether step `s` (0-based) reads the view at half size."""
+    return HALF_EVERY > 0 and s % HALF_EVERY == HALF_EVERY - 1
+
+
 def refine(
     view: np.ndarray,
     unit: np.ndarray,
@@ -92,8 +105,10 @@ def refine(
     x = np.ascontiguousarray(view[np.ix_(rows, cols)].transpose(2, 0, 1)[None], dtype=np.float32)
     u = np.ascontiguousarray(unit[:, rows][:, :, cols][None], dtype=np.float32)
 
-    grad_graph = get_graph("encoder_grad", device, threads)
+    mix = get_graph("mix_grad", device, threads)
+    latent_grad = get_graph("encoder_grad", device, threads)
     encoder = get_graph("encoder", device, threads)
+    decoder = get_graph("decoder", device, threads)
     (budget,) = get_graph("texture_mask", device, threads).run(image=x)
     np.clip(u, -budget, budget, out=u)
     tiles = [(ty, tx) for ty in _axis_tiles(ph) for tx in _axis_tiles(pw)]
@@ -110,28 +125,38 @@ def refine(
         if progress is not None:
             progress(done / total, what)
 
-    # Targets: the clean view's latents per tile region, at full and at half size.
+    # Targets per tile region: the clean view's latents and reconstruction, and the half read's
+    # latents, with each term's normalisation.
     targets = []
     for k, ((_, _, y0, y1), (_, _, x0, x1)) in enumerate(tiles):
-        region = x[:, :, y0:y1, x0:x1]
-        full = encoder.run(image=np.ascontiguousarray(region))[0]
-        half = encoder.run(image=_pool2(region))[0]
-        targets.append((full, half))
+        region = np.ascontiguousarray(x[:, :, y0:y1, x0:x1])
+        z0 = encoder.run(image=region)[0]
+        y_0 = decoder.run(latent=z0)[0]
+        z_half = encoder.run(image=_pool2(region))[0]
+        weights = np.array(
+            [
+                2.0 / max(float(np.vdot(z0, z0)), 1e-12),
+                2.0 * DECODER_WEIGHT / max(float(np.vdot(y_0, y_0)), 1e-12),
+            ],
+            dtype=np.float32,
+        )  # the graph computes w·½‖·‖², so 2/‖·‖² gives the normalised squares above
+        targets.append((z0, y_0, z_half, weights))
         tick(f"reading the image as the AI does, tile {k + 1}/{len(tiles)}")
 
     alpha = np.float32(STEP_SCALE / steps)
     step_budget = budget * alpha
     grad_sign = np.empty_like(u)
     for s in range(steps):
-        small = s % 2 == 1
+        small = half_step(s)
         for k, ((cy0, cy1, y0, y1), (cx0, cx1, x0, x1)) in enumerate(tiles):
             region = x[:, :, y0:y1, x0:x1] + eps * u[:, :, y0:y1, x0:x1]
             np.clip(region, 0.0, 1.0, out=region)
+            z0, y_0, z_half, weights = targets[k]
             if small:
-                g = grad_graph.run(image=_pool2(region), target=targets[k][1])[0]
+                g = latent_grad.run(image=_pool2(region), target=z_half)[0]
                 g = g.repeat(2, axis=2).repeat(2, axis=3)  # the 2×2 box's adjoint, up to 1/4
             else:
-                g = grad_graph.run(image=region, target=targets[k][0])[0]
+                g = mix.run(image=region, target=z0, target_image=y_0, weights=weights)[0]
             grad_sign[:, :, cy0:cy1, cx0:cx1] = np.sign(
                 g[:, :, cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0]
             )

@@ -121,8 +121,8 @@ class EncoderVJP(nn.Module):
         super().__init__()
         self.layers = [_Block(m) if isinstance(m, Block) else _Conv(m) for m in encoder]
 
-    def forward(self, x: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        tapes = []
+    def forward_taped(self, x: torch.Tensor) -> tuple[torch.Tensor, list]:
+        tapes: list = []
         h = x
         for layer in self.layers:
             if isinstance(layer, _Block):
@@ -131,8 +131,105 @@ class EncoderVJP(nn.Module):
             else:
                 h = layer.forward(h)
                 tapes.append(None)
-        latent = h
-        g = latent - target
+        return h, tapes
+
+    def backward(self, g: torch.Tensor, tapes: list) -> torch.Tensor:
         for layer, tape in zip(reversed(self.layers), reversed(tapes), strict=True):
             g = layer.backward(g, tape) if isinstance(layer, _Block) else layer.backward(g)
-        return g, latent
+        return g
+
+    def forward(self, x: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        latent, tapes = self.forward_taped(x)
+        return self.backward(latent - target, tapes), latent
+
+
+class _Clamp:
+    """TAEF2's soft clamp tanh(z / 3) * 3 and its derivative 1 - tanh²(z / 3)."""
+
+    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        t = torch.tanh(z / 3)
+        return t * 3, 1 - t * t
+
+    @staticmethod
+    def backward(g: torch.Tensor, slope: torch.Tensor) -> torch.Tensor:
+        return g * slope
+
+
+def _upsample_backward(g: torch.Tensor) -> torch.Tensor:
+    """Nearest 2× upsampling's adjoint: the sum of each 2×2 block."""
+    return F.avg_pool2d(g, 2) * 4
+
+
+class DecoderVJP:
+    """Forward with a tape, and the input gradient, of the TAEF2 decoder `nn.Sequential`."""
+
+    def __init__(self, decoder: nn.Sequential) -> None:
+        self.layers: list = []
+        for m in decoder:
+            if isinstance(m, Block):
+                self.layers.append(_Block(m))
+            elif isinstance(m, nn.Conv2d):
+                self.layers.append(_Conv(m))
+            elif isinstance(m, nn.Upsample):
+                self.layers.append("up")
+            elif isinstance(m, nn.ReLU):
+                self.layers.append("relu")
+            else:
+                self.layers.append(_Clamp())
+
+    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, list]:
+        tapes: list = []
+        h = z
+        for layer in self.layers:
+            if layer == "up":
+                h, tape = F.interpolate(h, scale_factor=2.0, mode="nearest"), None
+            elif layer == "relu":
+                tape = h > 0
+                h = F.relu(h)
+            elif isinstance(layer, (_Clamp, _Block)):
+                h, tape = layer.forward(h)
+            else:
+                h, tape = layer.forward(h), None
+            tapes.append(tape)
+        return h, tapes
+
+    def backward(self, g: torch.Tensor, tapes: list) -> torch.Tensor:
+        for layer, tape in zip(reversed(self.layers), reversed(tapes), strict=True):
+            if layer == "up":
+                g = _upsample_backward(g)
+            elif layer == "relu":
+                g = g * tape
+            elif isinstance(layer, (_Clamp, _Block)):
+                g = layer.backward(g, tape)
+            else:
+                g = layer.backward(g)
+        return g
+
+
+class MixVJP(nn.Module):
+    """(x, z₀, y₀, w) -> (∇ₓ L, E(x), D(E(x))) for the mixed objective
+
+        L = w[0] · ½‖E(x) − z₀‖² + w[1] · ½‖D(E(x)) − y₀‖²
+
+    The latent term moves what the encoder reads; the decoder-space term moves what the AI
+    reconstructs (its "view"). `w` carries each term's normalisation (1/‖z₀‖², 1/‖y₀‖² and the
+    mix) so that one graph serves any weighting.
+    """
+
+    def __init__(self, encoder: nn.Sequential, decoder: nn.Sequential) -> None:
+        super().__init__()
+        self.enc = EncoderVJP(encoder)
+        self.dec = DecoderVJP(decoder)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        target: torch.Tensor,
+        target_image: torch.Tensor,
+        weights: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        z, tapes = self.enc.forward_taped(x)
+        y, dtapes = self.dec.forward(z)
+        gy = (y - target_image) * weights[1]
+        gz = (z - target) * weights[0] + self.dec.backward(gy, dtapes)
+        return self.enc.backward(gz, tapes), z, y

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixative import ImageReadError, protect_file, read_image, tiff16
+from fixative import ImageReadError, ProtectSettings, protect_file, read_image, tiff16
 from PIL import Image, ImageCms
 
 
@@ -134,7 +134,9 @@ def test_protect_keeps_16_bits_and_metadata(
         arr[:8, :, 3] = 0
     src = tmp_path / "scan.tif"
     hand_tiff(src, arr, compression=8, predictor=2)
-    protect_file(src, tmp_path / "out.tif")
+    # Fast mode: thorough saturates at exactly ±ε (4/255 = 1028/65535, a multiple of 257), which
+    # would hide whether the perturbation kept its 16-bit precision.
+    protect_file(src, tmp_path / "out.tif", ProtectSettings(mode="fast"))
     out = read_image(tmp_path / "out.tif")
     assert out.pixels.dtype == np.uint16 and out.pixels.shape == arr.shape
     diff = out.pixels.astype(np.int64) - arr
