@@ -14,10 +14,15 @@ from pathlib import Path
 from typing import Any
 
 Progress = Callable[[float, str], None]
+Cancel = Callable[[], bool]
 
 
 class EngineError(Exception):
     """A failure to show the user as is."""
+
+
+class EngineCancelled(EngineError):
+    """The user cancelled (Esc); nothing was written."""
 
 
 def missing_message(exc: ImportError) -> str:
@@ -36,12 +41,22 @@ def _core() -> Any:
     return fixative
 
 
-def settings(strength: str, device: str, declarations: bool) -> Any:
+def settings(
+    strength: str,
+    device: str,
+    declarations: bool,
+    mode: str | None = None,
+    view: str | None = None,
+    steps: int | None = None,
+) -> Any:
+    """The core's ProtectSettings; None (or steps 0) keeps the core's own default."""
     fixative = _core()
+    chosen: dict[str, Any] = {"mode": mode, "view": view, "steps": steps or None}
     return fixative.ProtectSettings(
         strength=strength,
         device=device,
         declarations=fixative.DeclarationSettings(enabled=declarations),
+        **{k: v for k, v in chosen.items() if v is not None},
     )
 
 
@@ -56,6 +71,8 @@ def _messages(dst: Path) -> Iterator[None]:
         raise
     except Exception as exc:
         fixative = sys.modules.get("fixative")
+        if fixative is not None and isinstance(exc, fixative.Cancelled):
+            raise EngineCancelled(f"Cancelled: {dst.name} was not written") from exc
         if fixative is not None and isinstance(exc, fixative.FixativeError):
             raise EngineError(str(exc)) from exc
         if isinstance(exc, OSError):
@@ -71,10 +88,14 @@ def protect_file(
     strength: str,
     device: str,
     declarations: bool,
+    mode: str | None = None,
+    view: str | None = None,
+    steps: int | None = None,
     fmt: str | None = None,
     quality: int | None = None,
     overwrite: bool = True,
     progress: Progress | None = None,
+    cancel: Cancel | None = None,
 ) -> Any:
     """Protect the image file `src` into `dst`; returns the core's ProtectReport."""
     with _messages(dst):
@@ -82,8 +103,9 @@ def protect_file(
         return fixative.protect_file(
             src,
             dst,
-            settings(strength, device, declarations),
+            settings(strength, device, declarations, mode, view, steps),
             progress=progress,
+            cancel=cancel,
             overwrite=overwrite,
             fmt=fmt,
             quality=quality,
@@ -98,14 +120,20 @@ def protect_pixels(
     device: str,
     declarations: bool,
     fmt: str,
+    mode: str | None = None,
+    view: str | None = None,
+    steps: int | None = None,
     quality: int | None = None,
     progress: Progress | None = None,
+    cancel: Cancel | None = None,
 ) -> Any:
     """Protect an array of the core's contract (from `bridge`) and write it to `dst`."""
     with _messages(dst):
         fixative = _core()
-        chosen = settings(strength, device, declarations)
-        protected, report = fixative.protect_array(pixels, chosen, progress=progress)
+        chosen = settings(strength, device, declarations, mode, view, steps)
+        protected, report = fixative.protect_array(pixels, chosen, progress=progress, cancel=cancel)
+        if cancel is not None and cancel():  # pressed during the last step: nothing written
+            raise fixative.Cancelled("protection cancelled")
         fixative.write_image(
             dst, protected, fmt=fmt, settings=chosen, quality=quality, overwrite=True
         )

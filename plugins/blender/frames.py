@@ -2,7 +2,9 @@
 
 Each frame Blender writes (stills with Write Still, animation frames) is protected right after
 it lands on disk, as a sibling file with a suffix (default: the original render is kept) or in
-place. A failing frame is reported and skipped; the render goes on.
+place. A failing frame is reported and skipped; the render goes on. Frames are protected in the
+scene's mode, Fast by default (a fraction of a second a frame; Thorough would add about half a
+minute to each), chosen in the Output Properties panel.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ class FrameReport:
     source: str
     output: str | None
     error: str | None
+    mode: str | None = None  # the core's report: the mode and steps it ran
+    steps: int | None = None
 
 
 class _State:
@@ -82,16 +86,20 @@ def on_render_write(scene: bpy.types.Scene, *_args: object) -> None:
             raise engine.EngineError(msg)
         p = prefs.get()
         target = output_path(source, p)
-        engine.protect_file(
+        report = engine.protect_file(
             source,
             target,
             strength=p.strength,
+            mode=scene.fixative.mode,
+            view=p.view,
             device=p.device,
             declarations=p.declarations,
             overwrite=True,
         )
-        _State.reports.append(FrameReport(frame, str(source), str(target), None))
-        print(f"Fixative: frame {frame}: protected {target}")
+        _State.reports.append(
+            FrameReport(frame, str(source), str(target), None, report.mode, report.steps)
+        )
+        print(f"Fixative: frame {frame}: protected {target} ({report.mode})")
     except Exception as exc:  # one bad frame must not stop the render
         if not isinstance(exc, engine.EngineError):
             traceback.print_exc()
@@ -105,6 +113,12 @@ class FixativeSceneSettings(bpy.types.PropertyGroup):
         description="Protect each frame written by a render, with Fixative",
         items=SCENE_ITEMS,
         default="PREFERENCE",
+    )
+    mode: EnumProperty(
+        name="Frame Mode",
+        description="How each rendered frame is protected (Fast keeps renders quick)",
+        items=prefs.MODE_ITEMS,
+        default=prefs.FRAME_MODE,
     )
 
 
@@ -122,6 +136,8 @@ class FIXATIVE_PT_output(bpy.types.Panel):
         p = prefs.get(context)
         col = layout.column()
         col.enabled = enabled(scene)
+        col.prop(scene.fixative, "mode", expand=True)
+        col.label(text=prefs.mode_help(scene.fixative.mode))
         where = "in place" if p.frame_output == "IN_PLACE" else f"as '…{p.suffix}' siblings"
         col.label(text=f"{p.strength.capitalize()} strength, written {where}")
         failed = [r for r in _State.reports if r.error]

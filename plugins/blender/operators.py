@@ -1,15 +1,68 @@
-"""Image editor › Image › Save Protected As…"""
+"""Image editor › Image › Save Protected As…
+
+From the file browser the protection runs off the main thread (the pixels are read from Blender
+first, on the main thread): Blender stays responsive, the status bar shows the core's progress
+per step and tile, and Esc cancels. From a script (or in background mode) it runs to the end
+before the operator returns, as any save operator does.
+"""
 
 from __future__ import annotations
 
+import shutil
 import tempfile
+import threading
 import traceback
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 
 from . import bridge, engine, prefs
+
+_LAST: dict[str, Any] = {}
+
+
+def last_save() -> dict[str, Any]:
+    """What the last Save Protected As did (for scripts and tests): how it ran ("modal" or
+    "blocking"), the progress messages it showed, its outcome and the core's report."""
+    return dict(_LAST)
+
+
+class _Job:
+    """One protection running on a worker thread; the modal operator polls it."""
+
+    def __init__(self, work: Callable[..., Any], cleanup: Callable[[], None]) -> None:
+        self.work = work
+        self.cleanup = cleanup
+        self.fraction = 0.0
+        self.message = ""
+        self.messages: list[str] = []
+        self.cancelled = False
+        self.report: Any = None
+        self.error: Exception | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def progress(self, fraction: float, message: str) -> None:
+        self.fraction, self.message = fraction, message
+        self.messages.append(message)
+
+    def cancel_requested(self) -> bool:
+        return self.cancelled
+
+    def _run(self) -> None:
+        try:
+            self.report = self.work(progress=self.progress, cancel=self.cancel_requested)
+        except Exception as exc:  # reported by the operator on the main thread
+            self.error = exc
+        finally:
+            self.cleanup()
+
+    @property
+    def done(self) -> bool:
+        return not self.thread.is_alive()
+
 
 FORMAT_ITEMS = [
     ("PNG", "PNG", "Lossless, 8 or 16 bits, alpha"),
@@ -40,6 +93,17 @@ class FIXATIVE_OT_save_protected_as(bpy.types.Operator):
     color_depth: EnumProperty(name="Color Depth", items=DEPTH_ITEMS, default="8")
     quality: IntProperty(name="Quality", min=1, max=100, default=90, subtype="PERCENTAGE")
     strength: EnumProperty(name="Strength", items=prefs.STRENGTH_ITEMS, default="medium")
+    mode: EnumProperty(name="Mode", items=prefs.MODE_ITEMS, default=prefs.DEFAULT_MODE)
+    view: EnumProperty(
+        name="AI's View",
+        description="The size the protection is computed at",
+        items=prefs.VIEW_ITEMS,
+        default=prefs.AUTO,
+    )
+    steps: IntProperty(
+        name="Thorough Steps", description=prefs.STEPS_HELP, min=0, max=prefs.MAX_STEPS, default=0
+    )
+    interactive: BoolProperty(default=False, options={"HIDDEN", "SKIP_SAVE"})
     declarations: BoolProperty(
         name="No-AI-Training Declarations",
         description="Embed the IPTC data-mining prohibition (XMP) in the file",
@@ -62,7 +126,10 @@ class FIXATIVE_OT_save_protected_as(bpy.types.Operator):
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
         p = prefs.get(context)
         self.strength = p.strength
+        self.mode = p.mode
+        self.view = p.view
         self.declarations = p.declarations
+        self.interactive = True  # from the UI: run off the main thread, with Esc to cancel
         image = self._image(context)
         if image is None:
             self.report({"ERROR"}, "No image to save: open one in the Image Editor")
@@ -102,22 +169,136 @@ class FIXATIVE_OT_save_protected_as(bpy.types.Operator):
         if self.file_format in {"JPEG", "WEBP"}:
             layout.prop(self, "quality")
         layout.prop(self, "strength")
+        layout.prop(self, "mode", expand=True)
+        layout.label(text=prefs.mode_help(self.mode))
         layout.prop(self, "declarations")
+        header, body = layout.panel("FIXATIVE_save_advanced", default_closed=True)
+        header.label(text="Advanced")
+        if body is not None:
+            body.prop(self, "view")
+            row = body.row()
+            row.enabled = self.mode == prefs.THOROUGH
+            row.prop(self, "steps")
 
     def execute(self, context: bpy.types.Context) -> set[str]:
+        _LAST.clear()
+        _LAST.update(mode=self.mode, messages=[], result=None, error=None, report=None)
         try:
-            message = self._save(context)
+            work, cleanup, dst = self._prepare(context)
         except engine.EngineError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
+            return self._failed(str(exc))
         except Exception as exc:  # a bug must never take Blender down; show it and log it
             traceback.print_exc()
-            self.report({"ERROR"}, f"Fixative failed unexpectedly: {exc}")
-            return {"CANCELLED"}
-        self.report({"INFO"}, message)
+            return self._failed(f"Fixative failed unexpectedly: {exc}")
+        self._dst = dst
+        if self.interactive and context.window is not None and not bpy.app.background:
+            return self._start_modal(context, work, cleanup)
+        _LAST["run"] = "blocking"
+        wm = context.window_manager
+        wm.progress_begin(0, 100)
+
+        def progress(fraction: float, message: str) -> None:
+            _LAST["messages"].append(message)
+            wm.progress_update(5 + 95 * fraction)
+
+        try:
+            wm.progress_update(5)
+            report = work(progress=progress, cancel=None)
+        except engine.EngineError as exc:
+            return self._failed(str(exc))
+        except Exception as exc:
+            traceback.print_exc()
+            return self._failed(f"Fixative failed unexpectedly: {exc}")
+        finally:
+            cleanup()
+            wm.progress_end()
+        return self._finished(report)
+
+    # -- outcomes -----------------------------------------------------------------------------
+
+    def _failed(self, message: str, *, cancelled: bool = False) -> set[str]:
+        _LAST.update(result="CANCELLED", error=message, cancelled=cancelled)
+        self.report({"WARNING" if cancelled else "ERROR"}, message)
+        return {"CANCELLED"}
+
+    def _finished(self, report: Any) -> set[str]:
+        data = report.to_dict() if hasattr(report, "to_dict") else None
+        _LAST.update(result="FINISHED", report=data)
+        how = f"{report.mode}, {report.steps} steps" if report.steps else report.mode
+        self.report({"INFO"}, f"Saved protected image to {self._dst} ({how})")
         return {"FINISHED"}
 
-    def _save(self, context: bpy.types.Context) -> str:
+    # -- the modal run (from the file browser) ------------------------------------------------
+
+    def _start_modal(self, context: bpy.types.Context, work, cleanup) -> set[str]:
+        _LAST["run"] = "modal"
+        self._job = _Job(work, cleanup)
+        self._job.thread.start()
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.1, window=context.window)
+        wm.modal_handler_add(self)
+        wm.progress_begin(0, 100)
+        self._status(context, "starting")
+        return {"RUNNING_MODAL"}
+
+    def _status(self, context: bpy.types.Context, message: str | None) -> None:
+        workspace = getattr(context, "workspace", None)
+        if workspace is None:
+            return
+        if message is None:
+            workspace.status_text_set(None)
+        else:
+            name = self._dst.name
+            workspace.status_text_set(f"Fixative: protecting {name}: {message} (Esc to cancel)")
+
+    def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        job = self._job
+        if event.type == "ESC" and event.value == "PRESS" and not job.cancelled:
+            job.cancelled = True
+            self._status(context, "cancelling…")
+            return {"RUNNING_MODAL"}
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}  # Blender stays usable while the image is protected
+        if not job.done:
+            if not job.cancelled:
+                self._status(context, job.message or "starting")
+            context.window_manager.progress_update(100 * job.fraction)
+            return {"RUNNING_MODAL"}
+        self._end_modal(context)
+        _LAST["messages"] = list(job.messages)
+        if isinstance(job.error, engine.EngineCancelled):
+            return self._failed(str(job.error), cancelled=True)
+        if isinstance(job.error, engine.EngineError):
+            return self._failed(str(job.error))
+        if job.error is not None:
+            traceback.print_exception(job.error)
+            return self._failed(f"Fixative failed unexpectedly: {job.error}")
+        return self._finished(job.report)
+
+    def cancel(self, context: bpy.types.Context) -> None:
+        """Blender ends the operator (a file is loaded, Blender quits): stop the worker."""
+        job = getattr(self, "_job", None)
+        if job is not None:
+            job.cancelled = True
+            job.thread.join(timeout=30)
+            self._end_modal(context)
+
+    def _end_modal(self, context: bpy.types.Context) -> None:
+        wm = context.window_manager
+        if getattr(self, "_timer", None) is not None:
+            wm.event_timer_remove(self._timer)
+            self._timer = None
+        wm.progress_end()
+        self._status(context, None)
+
+    # -- what to protect ----------------------------------------------------------------------
+
+    def _prepare(self, context: bpy.types.Context):
+        """Read what Blender holds (main thread); return (work, cleanup, destination).
+
+        `work(progress=..., cancel=...)` protects and writes, touching no Blender data, so it
+        may run on another thread; `cleanup()` removes the temporary render file, if any.
+        """
         image = self._image(context)
         if image is None:
             name = self.image_name or "(none in the Image Editor)"
@@ -141,6 +322,9 @@ class FIXATIVE_OT_save_protected_as(bpy.types.Operator):
         p = prefs.get(context)
         options = {
             "strength": self.strength,
+            "mode": self.mode,
+            "view": self.view,
+            "steps": self.steps or None,
             "device": p.device,
             "declarations": self.declarations,
             "fmt": core_fmt,
@@ -148,32 +332,33 @@ class FIXATIVE_OT_save_protected_as(bpy.types.Operator):
         }
         alpha = alpha_ok and bridge.has_alpha(image, context.scene)
         sixteen = sixteen_ok and self.color_depth == "16"
-        wm = context.window_manager
-        wm.progress_begin(0, 100)
+        if bridge.is_render(image):
+            tmp = Path(tempfile.mkdtemp(prefix="fixative-"))
+            src = tmp / "render.png"
+            try:
+                bridge.save_display_png(image, context.scene, src, alpha=alpha, sixteen=sixteen)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
 
-        def progress(fraction: float, _message: str) -> None:
-            wm.progress_update(5 + 95 * fraction)
+            def work(progress, cancel):
+                # The file browser has already asked before replacing a file.
+                return engine.protect_file(
+                    src, dst, overwrite=True, progress=progress, cancel=cancel, **options
+                )
 
+            return work, lambda: shutil.rmtree(tmp, ignore_errors=True), dst
         try:
-            if bridge.is_render(image):
-                with tempfile.TemporaryDirectory(prefix="fixative-") as tmp:
-                    src = Path(tmp) / "render.png"
-                    bridge.save_display_png(image, context.scene, src, alpha=alpha, sixteen=sixteen)
-                    wm.progress_update(5)
-                    # The file browser has already asked before replacing a file.
-                    engine.protect_file(src, dst, overwrite=True, progress=progress, **options)
-            else:
-                try:
-                    pixels = bridge.image_array(image, alpha=alpha, sixteen=sixteen)
-                except ValueError as exc:
-                    raise engine.EngineError(str(exc)) from exc
-                except ImportError as exc:  # numpy missing from Blender's Python
-                    raise engine.EngineError(engine.missing_message(exc)) from exc
-                wm.progress_update(5)
-                engine.protect_pixels(pixels, dst, progress=progress, **options)
-        finally:
-            wm.progress_end()
-        return f"Saved protected image to {dst}"
+            pixels = bridge.image_array(image, alpha=alpha, sixteen=sixteen)
+        except ValueError as exc:
+            raise engine.EngineError(str(exc)) from exc
+        except ImportError as exc:  # numpy missing from Blender's Python
+            raise engine.EngineError(engine.missing_message(exc)) from exc
+
+        def work(progress, cancel):
+            return engine.protect_pixels(pixels, dst, progress=progress, cancel=cancel, **options)
+
+        return work, lambda: None, dst
 
 
 def menu_entry(self: bpy.types.Menu, context: bpy.types.Context) -> None:

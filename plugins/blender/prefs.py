@@ -7,6 +7,36 @@ from types import SimpleNamespace
 import bpy
 from bpy.props import BoolProperty, EnumProperty, StringProperty
 
+# The choices are the core's (pure Python: importing these needs neither numpy nor onnxruntime,
+# so the add-on still loads where those are missing); only their wording is here.
+from fixative.refine import DEFAULT_STEPS
+from fixative.settings import FAST, MAX_STEPS, MODES, THOROUGH, ProtectSettings
+from fixative.view import AUTO, NATIVE
+
+_MODE_HELP = {
+    FAST: "A fraction of a second, lighter protection",
+    THOROUGH: "About half a minute to a minute per image, much stronger protection",
+}
+_VIEW_HELP = {
+    AUTO: (
+        "Auto (~1 MP)",
+        "Compute the protection at about 1 MP, the size AI models read images at",
+    ),
+    NATIVE: ("Native Size", "Compute the protection at the image's own size"),
+}
+MODE_ITEMS = [(m, m.capitalize(), _MODE_HELP.get(m, "")) for m in MODES]
+VIEW_ITEMS = [(v, *_VIEW_HELP[v]) for v in (AUTO, NATIVE)]
+DEFAULT_MODE = ProtectSettings.mode  # thorough: what a single saved image gets
+FRAME_MODE = FAST  # rendered frames: a fraction of a second each, so renders are not slowed
+STEPS_HELP = (
+    f"Gradient steps of thorough mode, up to {MAX_STEPS}; 0 = the default ({DEFAULT_STEPS})"
+)
+
+
+def mode_help(mode: str) -> str:
+    return _MODE_HELP.get(mode, "")
+
+
 STRENGTH_ITEMS = [
     ("low", "Low", "Smallest perturbation, weakest protection"),
     ("medium", "Medium", "Balanced (recommended)"),
@@ -27,6 +57,18 @@ class FixativePreferences(bpy.types.AddonPreferences):
     bl_idname = __package__
 
     strength: EnumProperty(name="Strength", items=STRENGTH_ITEMS, default="medium")
+    mode: EnumProperty(
+        name="Mode",
+        description="Default mode of Save Protected As (rendered frames: the scene's setting)",
+        items=MODE_ITEMS,
+        default=DEFAULT_MODE,
+    )
+    view: EnumProperty(
+        name="AI's View",
+        description="The size the protection is computed at",
+        items=VIEW_ITEMS,
+        default=AUTO,
+    )
     device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="auto")
     declarations: BoolProperty(
         name="Write No-AI-Training Declarations",
@@ -49,6 +91,8 @@ class FixativePreferences(bpy.types.AddonPreferences):
         layout = self.layout
         layout.use_property_split = True
         layout.prop(self, "strength")
+        layout.prop(self, "mode")
+        layout.prop(self, "view")
         layout.prop(self, "device")
         layout.prop(self, "declarations")
         layout.separator()
@@ -63,6 +107,8 @@ class FixativePreferences(bpy.types.AddonPreferences):
 # preferences (`blender --addons ...`): Blender then has no AddonPreferences instance for it.
 DEFAULTS = SimpleNamespace(
     strength="medium",
+    mode=DEFAULT_MODE,
+    view=AUTO,
     device="auto",
     declarations=True,
     protect_frames=False,

@@ -118,6 +118,73 @@ def assert_declared(path: Path) -> None:
     assert DATA_MINING in packet, f"{path.name}: no IPTC DataMining declaration in its XMP"
 
 
+# One real thorough export per host, kept small for CI time: a 256×256 picture, 2 steps.
+THOROUGH = {"mode": "thorough", "steps": 2}
+FAST = {"mode": "fast"}
+
+_CORE_IN_ROOT = """
+import json, sys
+import numpy as np
+import fixative
+name = sys.argv[1]
+pixels = np.load(f"/results/{name}-input.npy")
+with open(f"/results/{name}-settings.json") as fh:
+    settings = fixative.ProtectSettings.from_dict(json.load(fh))
+out, report = fixative.protect_array(pixels, settings)
+np.save(f"/results/{name}-expected.npy", out)
+with open(f"/results/{name}-expected.json", "w") as fh:
+    json.dump(report.to_dict(), fh)
+"""
+
+
+def core_in_root(
+    results: Path, lib: Path, pixels: np.ndarray, settings: dict, name: str = "reference"
+) -> tuple[np.ndarray, dict]:
+    """`fixative.protect_array(pixels, settings)` with the core a host ran (`lib`: the folder
+    holding the `fixative` it vendors or installed), in the hosts' root with their numpy and
+    onnxruntime: what the host's file must equal. (Thorough mode's signed steps can differ by a
+    few levels between onnxruntime versions, so the test's own onnxruntime is no reference.)"""
+    from harness import run_host
+
+    np.save(results / f"{name}-input.npy", np.ascontiguousarray(pixels))
+    (results / f"{name}-settings.json").write_text(json.dumps(settings))
+    proc = run_host(
+        ["python3", "-c", _CORE_IN_ROOT, name],
+        timeout=300,
+        results=results,
+        env={"PYTHONPATH": "/tmp/corelib"},
+        files={"/tmp/corelib": lib},
+    )
+    assert proc.returncode == 0, f"the core failed in the root:\n{proc.stderr[-3000:]}"
+    report = json.loads((results / f"{name}-expected.json").read_text())
+    return np.load(results / f"{name}-expected.npy"), report
+
+
+def vendor_graphs_if_missing(core: Path) -> list[str]:
+    """Copy the auxiliary graphs (thorough mode's encoder gradient and texture mask...) listed
+    in `core/models/manifest.json` into a built plug-in's vendored core when the build left
+    them out; returns the names copied. scripts/plugin_vendor.py copies only the generators
+    (`manifest["models"]`), so a built Krita or GIMP plug-in cannot run thorough mode until it
+    copies `manifest["graphs"]` too; then this copies nothing."""
+    import warnings
+
+    models = core / "models"
+    manifest = json.loads((models / "manifest.json").read_text())
+    copied = []
+    for entry in manifest.get("graphs", {}).values():
+        target = models / entry["file"]
+        if not target.is_file():
+            target.write_bytes((models_dir() / entry["file"]).read_bytes())
+            copied.append(entry["file"])
+    if copied:
+        warnings.warn(
+            f"the plug-in build did not vendor {copied} (scripts/plugin_vendor.py copies only "
+            "manifest['models']); copied by the test so that thorough mode can run",
+            stacklevel=2,
+        )
+    return copied
+
+
 def assert_within_budget(
     reference: np.ndarray, protected: np.ndarray, eps: float, *, name: str
 ) -> float:

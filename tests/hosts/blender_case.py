@@ -86,12 +86,19 @@ def image_settings(scene: bpy.types.Scene) -> list:
 
 
 def call_save(**props: object) -> dict:
-    """Run the operator as a script would; Blender turns an ERROR report into RuntimeError."""
+    """Run the operator as a script would; Blender turns an ERROR report into RuntimeError.
+    Fast unless the case asks for a mode (thorough is the operator's default)."""
+    props.setdefault("mode", "fast")
     try:
         result = bpy.ops.image.fixative_save_protected_as(**props)
-        return {"result": sorted(result), "error": None}
+        return {"result": sorted(result), "error": None, "last": last_save()}
     except RuntimeError as exc:
-        return {"result": None, "error": str(exc)}
+        return {"result": None, "error": str(exc), "last": last_save()}
+
+
+def last_save() -> dict:
+    """What the operator says its last run did (how it ran, progress messages, report)."""
+    return sys.modules[ADDON + ".operators"].last_save()
 
 
 def case_save(out: Path, transparent: str, fmt: str, size: str, texture: str) -> dict:
@@ -120,13 +127,28 @@ def case_save(out: Path, transparent: str, fmt: str, size: str, texture: str) ->
     }
 
 
-def case_save_image(out: Path, texture: str, depth: str = "8") -> dict:
+def case_save_image(
+    out: Path, texture: str, depth: str = "8", mode: str = "fast", steps: str = "0"
+) -> dict:
     """An ordinary image (a loaded PNG), saved as is: no view transform, as Blender's Save As.
     A 16-bit PNG is held by Blender as a float (linear, premultiplied) buffer."""
     image = bpy.data.images.load(texture)
     bpy.context.scene.view_settings.view_transform = "AgX"  # must not be applied
-    call = call_save(image_name=image.name, filepath=str(out / "protected.png"), color_depth=depth)
-    return {"call": call, "size": list(image.size), "depth": image.depth, "float": image.is_float}
+    call = call_save(
+        image_name=image.name,
+        filepath=str(out / "protected.png"),
+        color_depth=depth,
+        mode=mode,
+        steps=int(steps),
+    )
+    operator = bpy.ops.image.fixative_save_protected_as.get_rna_type()
+    return {
+        "call": call,
+        "size": list(image.size),
+        "depth": image.depth,
+        "float": image.is_float,
+        "default_mode": operator.properties["mode"].default,
+    }
 
 
 def case_animation(out: Path, file_format: str, mode: str) -> dict:
@@ -140,12 +162,14 @@ def case_animation(out: Path, file_format: str, mode: str) -> dict:
     bpy.ops.render.render(animation=True)
     frames = sys.modules[ADDON + ".frames"]
     reports = [r.__dict__ for r in frames.last_reports()]
+    scene_mode = scene.fixative.mode  # the panel's choice, left at its default
     if scene.render.is_movie_format:  # Blender writes no still in a movie format
-        return {"reports": reports, "still": None}
+        return {"reports": reports, "still": None, "scene_mode": scene_mode}
     # A still with Write Still: Blender adds the extension to the output path itself.
     scene.render.filepath = str(out / "still" / "s")
     bpy.ops.render.render(write_still=True)
-    return {"reports": reports, "still": [r.__dict__ for r in frames.last_reports()]}
+    still = [r.__dict__ for r in frames.last_reports()]
+    return {"reports": reports, "still": still, "scene_mode": scene_mode}
 
 
 def case_scene_off(out: Path) -> dict:

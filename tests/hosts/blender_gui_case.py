@@ -1,10 +1,13 @@
 """Blender's UI under Xvfb (run by tests/hosts/test_blender.py; not collected by pytest).
 
-    xvfb-run -a blender --factory-startup --python /src/tests/hosts/blender_gui_case.py -- OUTDIR
+    xvfb-run -a blender --factory-startup --enable-event-simulate \
+        --python /src/tests/hosts/blender_gui_case.py -- OUTDIR
 
 Timers drive the real window: the Output Properties panel and the Image menu are drawn, an
-animation renders as a UI render job (the frame handler then runs off the main thread) and Save
-Protected As… opens its file browser. Draw counts and outcomes go to OUTDIR/gui.json.
+animation renders as a UI render job (the frame handler then runs off the main thread), Save
+Protected As… opens its file browser and saves from it (protecting off the main thread, with
+progress in the status bar), and a second, large save is cancelled with Esc (simulated: run with
+--enable-event-simulate). Draw counts and outcomes go to OUTDIR/gui.json.
 """
 
 from __future__ import annotations
@@ -144,7 +147,63 @@ def save_in_browser() -> None:
     region = next(r for r in area.regions if r.type == "WINDOW")
     with bpy.context.temp_override(window=window, area=area, region=region):
         bpy.ops.file.execute()
-    bpy.app.timers.register(finish_step, first_interval=2.0)
+    state["waits"] = 0
+    bpy.app.timers.register(wait_saved, first_interval=0.5)
+
+
+def last_save() -> dict:
+    return sys.modules[ADDON + ".operators"].last_save()
+
+
+@step
+def wait_saved() -> float | None:
+    """From the file browser the save runs off the main thread: wait for its outcome."""
+    state["waits"] += 1
+    if last_save().get("result") is None and state["waits"] < 240:
+        return 0.25
+    state["gui_save"] = last_save()
+    bpy.app.timers.register(start_cancelled_save, first_interval=0.5)
+    return None
+
+
+@step
+def start_cancelled_save() -> None:
+    """A 1 MP thorough save started as from the UI, then Esc pressed while it runs."""
+    big = bpy.data.images.new("big", 1024, 1024)
+    big.generated_type = "COLOR_GRID"
+    _props, image = areas()
+    window = bpy.context.window_manager.windows[0]
+    region = next(r for r in image.regions if r.type == "WINDOW")
+    with bpy.context.temp_override(window=window, area=image, region=region):
+        result = bpy.ops.image.fixative_save_protected_as(
+            "EXEC_DEFAULT",
+            image_name=big.name,
+            filepath=str(OUT / "big_protected.png"),
+            mode="thorough",
+            interactive=True,
+        )
+    state["cancel_started"] = sorted(result)
+    bpy.app.timers.register(press_escape, first_interval=1.5)
+
+
+@step
+def press_escape() -> None:
+    window = bpy.context.window_manager.windows[0]
+    window.event_simulate(type="ESC", value="PRESS")
+    window.event_simulate(type="ESC", value="RELEASE")
+    state["waits"] = 0
+    bpy.app.timers.register(wait_cancelled, first_interval=0.5)
+
+
+@step
+def wait_cancelled() -> float | None:
+    state["waits"] += 1
+    if last_save().get("result") is None and state["waits"] < 240:
+        return 0.25
+    state["cancelled_save"] = last_save()
+    state["big_written"] = (OUT / "big_protected.png").exists()
+    bpy.app.timers.register(finish_step, first_interval=0.2)
+    return None
 
 
 @step

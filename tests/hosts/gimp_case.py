@@ -76,11 +76,90 @@ def run_procedure(name, image, args):
         config.set_property(key, value)
     values = proc.run(config)
     status = values.index(0)
-    return {
+    outcome = {
         "status": status.value_nick,
         "ok": status == Gimp.PDBStatusType.SUCCESS,
         "error": last_error(),
     }
+    if outcome["ok"] and [v.name for v in proc.get_return_values()] == ["report"]:
+        outcome["report"] = json.loads(values.index(1))  # the core's report, as JSON
+    return outcome
+
+
+def defaults():
+    """The mode, view and steps each Fixative procedure uses when a script does not say."""
+    found = {}
+    for name in (
+        "plug-in-fixative-export-protected",
+        "file-fixative-png-export",
+        "file-fixative-jpeg-export",
+        "file-fixative-webp-export",
+    ):
+        config = pdb.lookup_procedure(name).create_config()
+        found[name] = {k: config.get_property(k) for k in ("mode", "view", "steps")}
+    return found
+
+
+def describe(widget):
+    """The labels of a dialog, depth-first, and what its Advanced expander holds."""
+    gi.require_version("Gtk", "3.0")
+    from gi.repository import Gtk
+
+    seen = {"labels": [], "radios": [], "expanders": []}
+
+    def texts(w):
+        found = [w.get_text()] if isinstance(w, Gtk.Label) and w.get_text() else []
+        if isinstance(w, Gtk.Container):
+            for child in w.get_children():
+                found += texts(child)
+        return found
+
+    def walk(w):
+        if isinstance(w, Gtk.RadioButton):
+            seen["radios"].append(" ".join(texts(w)))
+        elif isinstance(w, Gtk.Label) and w.get_text():
+            seen["labels"].append(w.get_text())
+        if isinstance(w, Gtk.Expander):
+            title = w.get_label_widget()
+            seen["expanders"].append(
+                {
+                    "title": " ".join(texts(title)) if title is not None else "",
+                    "expanded": w.get_expanded(),
+                    "contents": texts(w),
+                }
+            )
+        if isinstance(w, Gtk.Container):
+            for child in w.get_children():
+                walk(child)
+
+    walk(widget)
+    return seen
+
+
+def dialogs(plugin_dir):
+    """Build the plug-in's dialogs as it does (fixative_gimp.dialog), without running them."""
+    import sys
+
+    gi.require_version("GimpUi", "3.0")
+    from gi.repository import GimpUi
+
+    sys.path[:0] = [plugin_dir, f"{plugin_dir}/lib"]
+    from fixative_gimp import dialog as layout
+
+    GimpUi.init("fixative-test")
+    found = {}
+    for name in ("plug-in-fixative-export-protected", "file-fixative-png-export"):
+        proc = pdb.lookup_procedure(name)
+        dialog = GimpUi.ProcedureDialog.new(proc, proc.create_config(), name)
+        layout.fill(dialog, proc)
+        found[name] = describe(dialog)
+        dialog.destroy()
+    return found
+
+
+result["defaults"] = defaults()
+if spec.get("dialogs"):
+    result["dialogs"] = dialogs(spec["dialogs"])
 
 
 for entry in spec["images"]:

@@ -17,6 +17,7 @@ from pathlib import Path
 import adapter_checks as chk
 import numpy as np
 import pytest
+from fixative.refine import DEFAULT_STEPS
 from harness import REPO, ROOT_RESULTS, run_host
 from PIL import Image
 
@@ -83,6 +84,12 @@ def wheel_model(ext: Path, into: Path) -> str:
     return str(target)
 
 
+def installed_core(ext: Path) -> Path:
+    """The site-packages folder holding the `fixative` core Blender runs (from the wheel)."""
+    [folder] = (ext / "blender-config").glob("*/extensions/.local/lib/python*/site-packages")
+    return folder
+
+
 def run_case(ext: Path, results: Path, case: str, *args: str) -> dict:
     """Run one case of blender_case.py (which enables the installed extension itself)."""
     argv = ["blender", "-b", "--factory-startup", "--python-exit-code", "1"]
@@ -129,7 +136,7 @@ def test_save_protected_as_render(blender_ext: Path, host_results: Path, transpa
     protection measurable on TAEF2, declarations readable by exiftool."""
     eps = chk.model_epsilon("medium")
     data = run_case(blender_ext, host_results, "save", transparent, "PNG", "256", TEXTURE)
-    assert data["call"] == {"result": ["FINISHED"], "error": None}
+    call_ok(data["call"])
     # The operator put the scene's output settings back.
     assert data["settings_after"] == data["settings_before"]
     plain = chk.load(host_results / "plain.png")
@@ -155,7 +162,7 @@ def test_save_protected_as_loaded_image(blender_ext: Path, host_results: Path) -
     transform), protected within the budget, measurably."""
     eps = chk.model_epsilon("medium")
     data = run_case(blender_ext, host_results, "save_image", TEXTURE)
-    assert data["call"] == {"result": ["FINISHED"], "error": None}
+    assert call_ok(data["call"])["report"]["mode"] == "fast"
     original = chk.load(chk.DEV_IMAGE)
     protected = chk.load(host_results / "protected.png")
     chk.assert_within_budget(original, protected, eps, name="protected.png")
@@ -164,10 +171,49 @@ def test_save_protected_as_loaded_image(blender_ext: Path, host_results: Path) -
     import fixative
 
     model = wheel_model(blender_ext, host_results)
-    expected, _ = fixative.protect_array(original, fixative.ProtectSettings(model_path=model))
+    settings = fixative.ProtectSettings(model_path=model, **chk.FAST)
+    expected, _ = fixative.protect_array(original, settings)
     assert np.abs(expected.astype(int) - protected.astype(int)).max() <= 1
     chk.assert_declared(host_results / "protected.png")
     chk.assert_measurable({"protected.png": measure(original, protected, eps, host_results)})
+
+
+def call_ok(call: dict) -> dict:
+    """The operator finished; returns what it says it did (`operators.last_save()`)."""
+    assert (call["result"], call["error"]) == (["FINISHED"], None), call
+    assert call["last"]["result"] == "FINISHED", call["last"]
+    return call["last"]
+
+
+def test_save_protected_as_thorough(blender_ext: Path, host_results: Path) -> None:
+    """Thorough, the operator's default, for real (a 256×256 picture, 2 steps): the report says
+    so, progress came per step, and the file is exactly what the installed core gives for the
+    same pixels and settings in the hosts' root (same numpy and onnxruntime as Blender)."""
+    original = chk.picture(alpha=False)
+    Image.fromarray(original, "RGB").save(host_results / "opaque.png")
+    steps = str(chk.THOROUGH["steps"])
+    data = run_case(
+        blender_ext,
+        host_results,
+        "save_image",
+        f"{ROOT_RESULTS}/opaque.png",
+        "8",
+        "thorough",
+        steps,
+    )
+    assert data["default_mode"] == "thorough"
+    last = call_ok(data["call"])
+    assert last["run"] == "blocking"  # from a script: done when the operator returns
+    report = last["report"]
+    assert (report["mode"], report["steps"]) == ("thorough", 2), report
+    assert (report["view_width"], report["view_height"]) == (256, 256)
+    for text in ("step 1/2", "step 2/2"):
+        assert any(text in m for m in last["messages"]), last["messages"]
+    protected = chk.load(host_results / "protected.png")
+    settings = {"strength": "medium", **chk.THOROUGH}
+    expected, _ = chk.core_in_root(host_results, installed_core(blender_ext), original, settings)
+    assert np.array_equal(protected, expected), "Blender's thorough file differs from the core's"
+    chk.assert_declared(host_results / "protected.png")
 
 
 def test_save_protected_as_16bit_image(blender_ext: Path, host_results: Path) -> None:
@@ -177,7 +223,7 @@ def test_save_protected_as_16bit_image(blender_ext: Path, host_results: Path) ->
     original = chk.to_u16(chk.picture((96, 80), alpha=True))
     chk.write_png16(host_results / "original16.png", original)
     data = run_case(blender_ext, host_results, "save_image", f"{ROOT_RESULTS}/original16.png", "16")
-    assert data["call"] == {"result": ["FINISHED"], "error": None}
+    call_ok(data["call"])
     assert data["float"] is True
     protected = chk.load(host_results / "protected.png")
     assert protected.dtype == np.uint16
@@ -188,7 +234,7 @@ def test_save_protected_as_16bit_image(blender_ext: Path, host_results: Path) ->
 @pytest.mark.parametrize("fmt", ["JPEG", "TIFF", "WEBP"])
 def test_save_protected_as_other_formats(blender_ext: Path, host_results: Path, fmt: str) -> None:
     data = run_case(blender_ext, host_results, "save", "1", fmt, "64", TEXTURE)
-    assert data["call"] == {"result": ["FINISHED"], "error": None}
+    call_ok(data["call"])
     ext = {"JPEG": ".jpg", "TIFF": ".tif", "WEBP": ".webp"}[fmt]
     with Image.open(host_results / f"protected{ext}") as im:
         assert im.format == fmt
@@ -202,6 +248,9 @@ def test_render_write_handler_animation(blender_ext: Path, host_results: Path) -
     reports = data["reports"]
     assert [r["frame"] for r in reports] == [1, 2, 3]
     assert all(r["error"] is None for r in reports), reports
+    # Rendered frames are protected fast by default (the scene's panel setting).
+    assert data["scene_mode"] == "fast"
+    assert [(r["mode"], r["steps"]) for r in reports] == [("fast", 0)] * 3
     for frame in (1, 2, 3):
         original = host_results / "frames" / f"f_{frame:04d}.png"
         protected = host_results / "frames" / f"f_{frame:04d}_protected.png"
@@ -324,7 +373,7 @@ def test_platform_zip_bundles_its_dependencies(rootfs: Path, tmp_path: Path) -> 
     assert "numpy" not in wheels
     data = json.loads((tmp_path / "bundled.json").read_text())
     assert data["exception"] is None, data["exception"]
-    assert data["call"] == {"result": ["FINISHED"], "error": None}
+    call_ok(data["call"])
     for name, path in data["modules"].items():
         assert "/extensions/.local/lib/python3.13/site-packages/" in path, (name, path)
     assert data["numpy"].startswith("/usr/lib/python3/"), data["numpy"]
@@ -335,7 +384,8 @@ def test_user_interface_under_xvfb(blender_ext: Path, host_results: Path) -> Non
     """Blender's real window (Xvfb): the Output panel and Image menu draw, an animation renders
     as a UI render job with the frame handler, Save Protected As… saves from its file browser."""
     argv = ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24 -nolisten tcp"]
-    argv += ["blender", "--factory-startup", "--python", GUI_CASE, "--", ROOT_RESULTS]
+    argv += ["blender", "--factory-startup", "--enable-event-simulate"]
+    argv += ["--python", GUI_CASE, "--", ROOT_RESULTS]
     proc = run_host(
         argv,
         timeout=180,
@@ -346,7 +396,9 @@ def test_user_interface_under_xvfb(blender_ext: Path, host_results: Path) -> Non
     data = json.loads((host_results / "gui.json").read_text())
     assert data["exception"] is None, data["exception"]
     steps = ["setup", "show_output", "wait_render", "open_browser", "save_in_browser"]
-    assert data["steps"] == steps
+    steps += ["wait_saved", "start_cancelled_save", "press_escape", "wait_cancelled"]
+    ran = [s for i, s in enumerate(data["steps"]) if i == 0 or data["steps"][i - 1] != s]
+    assert ran == steps  # each in turn (the waits poll, so may repeat)
     assert data["loaded"] is True and data["alive"] is True
     assert data["draws"].get("output_panel", 0) >= 1
     assert data["draws"].get("image_menu", 0) >= 1 and data["menu_has_entry"] is True
@@ -355,9 +407,22 @@ def test_user_interface_under_xvfb(blender_ext: Path, host_results: Path) -> Non
     assert [(r["frame"], r["error"]) for r in data["reports"]] == [(1, None), (2, None)]
     names = sorted(p.name for p in (host_results / "frames").iterdir())
     assert names == ["f_0001.png", "f_0001_protected.png", "f_0002.png", "f_0002_protected.png"]
-    # Saved from the file browser: JPEG chosen, the extension added by the operator's check().
+    # Saved from the file browser: JPEG chosen, the extension added by the operator's check();
+    # thorough (the default for a saved image), run off the main thread with its progress shown.
+    saved = data["gui_save"]
+    assert (saved["run"], saved["result"], saved["error"]) == ("modal", "FINISHED", None), saved
+    last_step = f"step {DEFAULT_STEPS}/{DEFAULT_STEPS}"
+    assert (saved["report"]["mode"], saved["report"]["steps"]) == ("thorough", DEFAULT_STEPS)
+    assert any(last_step in m for m in saved["messages"]), saved["messages"]
     with Image.open(host_results / "gui_protected.jpg") as im:
         assert (im.format, im.mode, im.size) == ("JPEG", "RGB", (48, 48))
     chk.assert_declared(host_results / "gui_protected.jpg")
+    # Esc while a large thorough save runs: cancelled between the core's steps, nothing written.
+    assert data["cancel_started"] == ["RUNNING_MODAL"]
+    cancelled = data["cancelled_save"]
+    assert (cancelled["run"], cancelled["result"]) == ("modal", "CANCELLED"), cancelled
+    assert cancelled["cancelled"] is True and "not written" in cancelled["error"], cancelled
+    assert not any(last_step in m for m in cancelled["messages"]), cancelled["messages"]
+    assert data["big_written"] is False
     assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr[-3000:]
     assert proc.returncode == 0

@@ -16,6 +16,7 @@ from pathlib import Path
 import adapter_checks as chk
 import numpy as np
 import pytest
+from fixative.refine import DEFAULT_STEPS
 from harness import ROOT_RESULTS, run_host
 
 sys.path.insert(0, str(chk.REPO / "scripts"))
@@ -28,25 +29,32 @@ PLUGIN_HOME = ".config/GIMP/3.0/plug-ins/fixative"
 
 @pytest.fixture(scope="module")
 def gimp_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_gimp_plugin.build(
+    folder = build_gimp_plugin.build(
         tmp_path_factory.mktemp("gimp-build"),
         chk.models_dir(),
     )
+    chk.vendor_graphs_if_missing(folder / "lib" / "fixative")
+    return folder
 
 
-def run_gimp(results: Path, plugin: Path, images: list[dict], *, env=None, files=None) -> dict:
-    (results / "spec.json").write_text(json.dumps({"images": images}))
+def run_gimp(
+    results: Path, plugin: Path, images: list[dict], *, env=None, files=None, extra=None
+) -> dict:
+    (results / "spec.json").write_text(json.dumps({"images": images, **(extra or {})}))
     shutil.copy(CASE, results / "gimp_case.py")
+    gimp = [
+        "gimp-console-3.0",
+        "-i",
+        "--batch-interpreter",
+        "python-fu-eval",
+        "-b",
+        f'exec(open("{ROOT_RESULTS}/gimp_case.py").read())',
+        "--quit",
+    ]
+    if extra and extra.get("dialogs"):  # the dialogs need a display (Xvfb)
+        gimp = ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24 -nolisten tcp", *gimp]
     proc = run_host(
-        [
-            "gimp-console-3.0",
-            "-i",
-            "--batch-interpreter",
-            "python-fu-eval",
-            "-b",
-            f'exec(open("{ROOT_RESULTS}/gimp_case.py").read())',
-            "--quit",
-        ],
+        gimp,
         timeout=400,
         results=results,
         env=env,
@@ -91,7 +99,10 @@ def save(key: str, path: str) -> dict:
 
 
 def export_protected(key: str, path: str, **args) -> dict:
-    args = {"format": "png", "strength": "medium", "declarations": True, **args}
+    """Export Protected... with these arguments: fast unless `mode` says otherwise (None: the
+    procedure's own defaults, as a script that does not set them gets)."""
+    args = {"format": "png", "strength": "medium", "declarations": True, "mode": "fast", **args}
+    args = {k: v for k, v in args.items() if v is not None}
     return {
         "key": key,
         "op": "procedure",
@@ -101,12 +112,14 @@ def export_protected(key: str, path: str, **args) -> dict:
 
 
 def standard_ops(name: str) -> list[dict]:
+    # Gimp.file_save takes no arguments: the protected types run with their defaults (thorough),
+    # and so does the procedure here, so that both protect the same flattened pixels alike.
     return [
         save("plain_png", f"{name}-plain.png"),
         save("plain_jpg", f"{name}-plain.jpg"),
         save("protected_png", f"{name}.fixative-png"),
         save("protected_jpg", f"{name}.fixative-jpg"),
-        export_protected("procedure_png", f"{name}-procedure.png"),
+        export_protected("procedure_png", f"{name}-procedure.png", mode=None),
     ]
 
 
@@ -167,10 +180,41 @@ def test_gimp_protected_png_and_jpeg_exports(rootfs, host_results: Path, gimp_pl
             icc=f"{ROOT_RESULTS}/clay.icc",
         )
     )
+    # One thorough export with explicit settings (small, 2 steps) of an opaque picture, whose
+    # pixels GIMP hands on unchanged: compared with the core's own result below.
+    opaque = chk.picture(alpha=False)
+    opaque = np.concatenate([opaque, np.full((*opaque.shape[:2], 1), 255, np.uint8)], axis=2)
+    images.append(
+        image(
+            "opaque",
+            [layer(res, "opaque", opaque)],
+            [export_protected("thorough", "opaque-thorough.png", **chk.THOROUGH)],
+        )
+    )
     out = run_gimp(res, gimp_plugin, images)
+    # Single-image exports default to thorough (the core's default number of steps).
+    for name, values in out["defaults"].items():
+        assert values == {"mode": "thorough", "view": "auto", "steps": 0}, (name, values)
+    assert set(out["defaults"]) >= {
+        "plug-in-fixative-export-protected",
+        "file-fixative-png-export",
+        "file-fixative-jpeg-export",
+        "file-fixative-webp-export",
+    }
+    assert_all_ok(out["images"]["opaque"], 1)
+    report = out["images"]["opaque"]["thorough"]["report"]
+    assert (report["mode"], report["steps"]) == ("thorough", 2), report
+    assert (report["view_width"], report["view_height"]) == (256, 256)
+    settings = {"strength": "medium", **chk.THOROUGH}
+    expected, _ = chk.core_in_root(res, gimp_plugin / "lib", opaque, settings)
+    thorough = chk.load(res / "opaque-thorough.png")
+    assert np.array_equal(thorough, expected), "GIMP's thorough file differs from the core's"
+    chk.assert_declared(res / "opaque-thorough.png")
     figures = {}
     for name, layers in (("rgba8", 1), ("rgba16", 1), ("layers", 2)):
         assert_all_ok(out["images"][name], layers)
+        report = out["images"][name]["procedure_png"]["report"]
+        assert (report["mode"], report["steps"]) == ("thorough", DEFAULT_STEPS), report
         plain = chk.load(res / f"{name}-plain.png")
         for key in ("fixative-png", "-procedure.png"):
             path = res / (f"{name}.{key}" if key.startswith("fixative") else f"{name}{key}")
@@ -213,6 +257,28 @@ def test_gimp_protected_png_and_jpeg_exports(rootfs, host_results: Path, gimp_pl
     assert "ClayRGB" in chk.icc_description(path)
     (res / "figures.json").write_text(json.dumps(figures, indent=1))
     chk.assert_measurable(figures)
+
+
+def test_gimp_dialogs_offer_mode_and_advanced(
+    rootfs, host_results: Path, gimp_plugin: Path
+) -> None:
+    """The dialogs as the plug-in builds them, in real GIMP (under Xvfb, not run): the mode as
+    radio buttons explained in one line each, and the view, steps and external Python in a
+    folded Advanced expander."""
+    out = run_gimp(
+        host_results, gimp_plugin, [], extra={"dialogs": f"/home/fixative/{PLUGIN_HOME}"}
+    )
+    for name, seen in out["dialogs"].items():
+        assert seen["radios"][-2:] == [
+            "Fast: a fraction of a second, lighter protection",
+            "Thorough: about half a minute to a minute per image, much stronger protection",
+        ], (name, seen)
+        [advanced] = seen["expanders"]
+        assert advanced["title"] == "Advanced" and advanced["expanded"] is False, advanced
+        assert any("view" in text for text in advanced["contents"]), advanced
+        assert any("steps" in text for text in advanced["contents"]), advanced
+        assert any("Python" in text for text in advanced["contents"]), advanced
+        assert "Mode" in " ".join(seen["labels"]), seen["labels"]
 
 
 def test_gimp_bad_cases_leave_clear_errors(rootfs, host_results: Path, gimp_plugin: Path) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 import adapter_checks as chk
 import numpy as np
 import pytest
+from fixative.refine import DEFAULT_STEPS
 from harness import ROOT_RESULTS, run_host
 from PIL import Image
 
@@ -33,7 +34,16 @@ XVFB_KRITA = 'xvfb-run -a -s "-screen 0 1280x1024x24 -nolisten tcp" krita --nosp
 
 @pytest.fixture(scope="module")
 def krita_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_krita_plugin.build(tmp_path_factory.mktemp("krita-build"), chk.models_dir())
+    zip_path = build_krita_plugin.build(tmp_path_factory.mktemp("krita-build"), chk.models_dir())
+    stage = zip_path.parent / "fixative-krita"
+    if chk.vendor_graphs_if_missing(stage / "fixative_krita" / "lib" / "fixative"):
+        build_krita_plugin.write_zip(stage, zip_path)
+    return zip_path
+
+
+def vendored_lib(krita_zip: Path) -> Path:
+    """The folder holding the core (and glue) the built plug-in vendors."""
+    return krita_zip.parent / "fixative-krita" / "fixative_krita" / "lib"
 
 
 @pytest.fixture(scope="module")
@@ -123,10 +133,15 @@ HIDDEN = "raise ImportError('onnxruntime hidden by the test')\n"
 
 
 def export_step(name: str, doc: str, output: str, **settings) -> dict:
+    # Every step writes every setting (Krita remembers them between steps); fast unless a
+    # step asks for thorough, to keep the suite's time down.
     values = {
         "output_path": f"{ROOT_RESULTS}/{output}",
         "fmt": "png",
         "strength": "medium",
+        "mode": "fast",
+        "view": "auto",
+        "steps": 0,
         "declarations": True,
         "png_alpha": True,
         "jpeg_quality": 90,
@@ -168,6 +183,14 @@ def write_sources(results: Path) -> dict[str, np.ndarray]:
     return {"rgba8": rgba8, "rgba16": rgba16, "clay": clay}
 
 
+def write_opaque(results: Path) -> np.ndarray:
+    """An opaque sRGB picture for the thorough export: Krita hands the plug-in exactly the
+    file's pixels (it drops the opaque alpha), so the result can be compared with the core's."""
+    opaque = chk.picture(alpha=False)
+    Image.fromarray(opaque, "RGB").save(results / "opaque.png")
+    return opaque
+
+
 def test_krita_zip_matches_krita_importer(rootfs, host_results: Path, krita_zip: Path) -> None:
     """Krita's own importer finds the plug-in, its action file, and the vendored core and model."""
     (host_results / "fixative-krita.zip").write_bytes(krita_zip.read_bytes())
@@ -205,20 +228,28 @@ def test_krita_export_protected(
     res = host_results
     eps = chk.model_epsilon("medium")
     sources = write_sources(res)
+    opaque = write_opaque(res)
     (res / "all").mkdir()
     os.chown(res / "all", 1000, 1000)
     documents = [{"key": key, "path": f"{ROOT_RESULTS}/{key}.png"} for key in sources]
+    documents.append({"key": "opaque", "path": f"{ROOT_RESULTS}/opaque.png"})
     steps = [
         export_step("rgba8", "rgba8", "rgba8-protected.png"),
         export_step("rgba16", "rgba16", "rgba16-protected.png"),
         export_step("clay", "clay", "clay-protected.png"),
         export_step("jpeg", "rgba8", "rgba8-protected.jpg", fmt="jpeg"),
         {**export_step("cancel", "rgba8", "cancelled.png"), "cancel": True},
+        # One real thorough export (small, 2 steps); then one cancelled between its steps.
+        export_step("thorough", "opaque", "opaque-thorough.png", **chk.THOROUGH),
+        {
+            **export_step("cancel_thorough", "opaque", "cancelled-thorough.png", **chk.THOROUGH),
+            "cancel_at": "step 1/2",
+        },
         {
             "name": "all",
             "doc": "rgba8",
             "action": "fixative_export_all_protected",
-            "settings": {"output_dir": f"{ROOT_RESULTS}/all", "fmt": "png"},
+            "settings": {"output_dir": f"{ROOT_RESULTS}/all", "fmt": "png", "mode": "fast"},
         },
     ]
     steps_done, result = run_krita(res, (krita_zip, krita_home), documents, steps)
@@ -228,13 +259,50 @@ def test_krita_export_protected(
     assert result["documents"]["rgba16"]["depth"] == "U16"
     # The export dialog, built in the real Krita: a format change updates the file name and
     # which options apply.
+    # Mode (the core's, thorough by default, explained in one line), and the view and steps
+    # folded under Advanced.
     assert result["dialog"] == {
+        "fresh": {
+            "mode": "thorough",
+            "modes": ["fast", "thorough"],
+            "mode_help": "About half a minute to a minute per image, much stronger protection",
+            "views": ["auto", "native"],
+            "view_labels": ["Auto (~1 MP, the size AI models read images at)", "Native size"],
+            "steps_text": f"Default ({DEFAULT_STEPS})",
+            "advanced_visible": False,
+        },
         "output_path": f"{ROOT_RESULTS}/a.jpg",
         "fmt": "jpeg",
         "strength": "high",
+        "mode": "fast",
+        "view": "native",
+        "steps": 4,
         "quality_enabled": True,
         "alpha_enabled": False,
+        "fast_help": "A fraction of a second, lighter protection",
+        "steps_enabled_when_fast": False,
+        "advanced_shown": True,
     }
+    # The fast exports say so in their reports.
+    assert ok_entry(steps_done["rgba8"])["report"]["mode"] == "fast"
+    # Thorough: the report says so, the progress dialog showed each of the core's steps, and
+    # the file holds exactly what the core gives for the document's pixels and these settings.
+    report = ok_entry(steps_done["thorough"])["report"]
+    assert (report["mode"], report["steps"]) == ("thorough", 2), report
+    assert (report["view_width"], report["view_height"]) == (256, 256)
+    labels = steps_done["thorough"]["progress_labels"]
+    for text in ("step 1/2", "step 2/2"):
+        assert any(text in label for label in labels), labels
+    thorough = chk.load(res / "opaque-thorough.png")
+    settings = {"strength": "medium", **chk.THOROUGH}
+    expected, _ = chk.core_in_root(res, vendored_lib(krita_zip), opaque, settings)
+    assert np.array_equal(thorough, expected), "Krita's thorough file differs from the core's"
+    chk.assert_declared(res / "opaque-thorough.png")
+    # Cancelled between thorough steps: reported, nothing written.
+    cancelled = steps_done["cancel_thorough"]
+    assert [e["kind"] for e in cancelled["log"]] == ["cancelled"], cancelled["log"]
+    assert not any("step 2/2" in label for label in cancelled["progress_labels"])
+    assert not (res / "cancelled-thorough.png").exists()
     figures = {}
     for key, reference in sources.items():
         ok_entry(steps_done[key])
@@ -255,8 +323,9 @@ def test_krita_export_protected(
     assert [e["kind"] for e in cancel["log"]] == ["cancelled"], cancel["log"]
     assert not (res / "cancelled.png").exists()
     # Export All: one protected file per open document, same pixels as the single exports.
-    assert len(steps_done["all"]["log"]) == len(sources)
+    assert len(steps_done["all"]["log"]) == len(documents)
     assert all(entry["kind"] == "ok" for entry in steps_done["all"]["log"])
+    assert {entry["report"]["mode"] for entry in steps_done["all"]["log"]} == {"fast"}
     for key in sources:
         assert np.array_equal(
             chk.load(res / "all" / f"{key}-protected.png"), chk.load(res / f"{key}-protected.png")

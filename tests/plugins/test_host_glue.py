@@ -15,7 +15,15 @@ REPO = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(REPO / "plugins" / "common"))
 sys.path.insert(0, str(REPO / "plugins" / "krita"))
 
-from fixative_host import ExportJob, HostCancelled, HostError, RawImage, run_export  # noqa: E402
+import fixative  # noqa: E402
+from fixative_host import (  # noqa: E402
+    ExportJob,
+    HostCancelled,
+    HostError,
+    RawImage,
+    choices,
+    run_export,
+)
 from fixative_krita import bridge as krita_bridge  # noqa: E402
 from fixative_krita.settings import KritaSettings  # noqa: E402
 
@@ -149,4 +157,64 @@ def test_krita_settings_round_trip_and_tolerate_bad_values() -> None:
     assert loaded.fmt == "png" and loaded.jpeg_quality == 90
     j = chosen.job("/x.jpg")
     assert j.quality == 77 and not j.keep_alpha
-    assert j.settings == {"strength": "high", "declarations": {"enabled": False}}
+    assert j.settings == {
+        "strength": "high",
+        "mode": "thorough",  # single-image exports default to thorough
+        "view": "auto",
+        "steps": None,  # the core's default
+        "declarations": {"enabled": False},
+    }
+    # Mode, view and steps are remembered; stale or hand-edited values fall back per field.
+    fast = KritaSettings(mode="fast", view="native", steps=3)
+    fast.save(krita)
+    assert KritaSettings.load(krita) == fast
+    assert fast.job("/x.png").settings["steps"] == 3
+    for key, value in (("mode", "quick"), ("view", "huge"), ("steps", "9999")):
+        krita.writeSetting("fixative", key, value)
+    loaded = KritaSettings.load(krita)
+    assert (loaded.mode, loaded.view, loaded.steps) == ("thorough", "auto", 0)
+    # The job's settings are what the core reads.
+    fixative.ProtectSettings.from_dict(fast.job("/x.png").settings)
+
+
+def test_dialog_choices_are_the_cores() -> None:
+    from fixative.refine import DEFAULT_STEPS
+    from fixative.settings import MAX_STEPS, MODES, ProtectSettings
+
+    assert choices.MODES == MODES and ProtectSettings().mode == choices.DEFAULT_MODE
+    assert ProtectSettings().view == choices.DEFAULT_VIEW and choices.MAX_STEPS == MAX_STEPS
+    assert str(DEFAULT_STEPS) in choices.DEFAULT_STEPS_TEXT
+    assert all(choices.mode_help(m) for m in MODES)  # every mode explained in one line
+    assert choices.progress_text("a.png", "step 3/8, tile 2/4") == (
+        "Protecting a.png: step 3/8, tile 2/4"
+    )
+
+
+def test_external_worker_stops_when_the_host_goes_away(conv_model, tmp_path: Path) -> None:
+    """GIMP kills a plug-in whose progress is cancelled: the worker, seeing its stdin close,
+    stops at the core's next step and writes nothing."""
+    import json
+    import os
+    import subprocess
+
+    raw = raw_rgba(64, 64)
+    work = tmp_path / "job"
+    work.mkdir()
+    (work / "pixels.raw").write_bytes(raw.data)
+    out = tmp_path / "out.png"
+    job_spec = ExportJob(path=str(out), fmt="png", settings={"mode": "thorough", "steps": 50})
+    (work / "job.json").write_text(json.dumps({"image": raw.header(), "job": job_spec.to_dict()}))
+    env = {**os.environ, "PYTHONPATH": str(REPO / "plugins" / "common")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fixative_host.worker", str(work), "--watch-stdin"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+    )
+    first = json.loads(proc.stdout.readline())  # the first progress message: it is running
+    assert "progress" in first, first
+    proc.stdin.close()  # the host is gone
+    lines = [json.loads(line) for line in proc.stdout]
+    assert proc.wait(timeout=60) == 1
+    assert lines[-1].get("kind") == "cancelled", lines[-1]
+    assert not out.exists()

@@ -62,6 +62,9 @@ def execute(
         pixels = _over_white(pixels, np)
     settings = fixative.ProtectSettings.from_dict(job.settings)
     protected, report = fixative.protect_array(pixels, settings, progress=progress, cancel=cancel)
+    if cancel is not None and cancel():  # pressed during the last step: still nothing written
+        msg = "protection cancelled"
+        raise fixative.Cancelled(msg)
     fixative.write_image(
         job.path,
         protected,
@@ -176,17 +179,21 @@ def _run_external(raw: RawImage, job: ExportJob, progress, cancel, python: str) 
             kwargs["creationflags"] = subprocess.CREATE_NO_WINDOW
         try:
             proc = subprocess.Popen(
-                [python, "-m", "fixative_host.worker", str(workdir)],
+                [python, "-m", "fixative_host.worker", str(workdir), "--watch-stdin"],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                stdin=subprocess.DEVNULL,
+                # Never written to: its end of file tells the worker the host is gone (worker.py).
+                stdin=subprocess.PIPE,
                 env=env,
                 **kwargs,
             )
         except OSError as exc:
             msg = f"Cannot start the external Python {python!r} for Fixative: {exc.strerror or exc}"
             raise HostError(msg) from exc
-        return _follow(proc, progress, cancel, python)
+        try:
+            return _follow(proc, progress, cancel, python)
+        finally:
+            proc.stdin.close()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

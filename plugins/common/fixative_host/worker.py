@@ -1,15 +1,34 @@
-"""Out-of-process entry: `python -m fixative_host.worker JOBDIR`.
+"""Out-of-process entry: `python -m fixative_host.worker JOBDIR [--watch-stdin]`.
 
 Reads the pixels and the job the host wrote, runs `runner.execute` (the same function the
 in-process path runs) and answers with JSON lines on stdout: progress, then one report or
-one error.
+one error. With `--watch-stdin` (the runner passes it) its stdin is a pipe the host never
+writes to: end of file there means the host went away (GIMP kills a plug-in whose progress
+the user cancelled), and the core then stops at its next step or tile, writing nothing.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import threading
 from pathlib import Path
+
+
+def _host_gone():
+    """A `cancel()` for the core: True once stdin reaches end of file."""
+    gone = threading.Event()
+
+    def watch() -> None:
+        try:
+            while sys.stdin.buffer.read(1):
+                pass
+        except (OSError, ValueError, AttributeError):
+            pass
+        gone.set()
+
+    threading.Thread(target=watch, daemon=True).start()
+    return gone.is_set
 
 
 def _say(message: dict) -> None:
@@ -31,7 +50,12 @@ def main(argv: list[str]) -> int:
             icc_path.read_bytes() if icc_path.exists() else None,
         )
         job = ExportJob(**spec["job"])
-        report = execute(raw, job, lambda f, m: _say({"progress": f, "message": m}), None)
+        report = execute(
+            raw,
+            job,
+            lambda f, m: _say({"progress": f, "message": m}),
+            _host_gone() if "--watch-stdin" in argv[1:] else None,
+        )
     except ImportError as exc:
         _say({"error": f"Fixative cannot run in {sys.executable}: {exc}", "kind": "missing"})
         return 1

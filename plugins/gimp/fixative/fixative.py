@@ -11,6 +11,7 @@ reached through `fixative_host` in process or through an external Python.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from dataclasses import dataclass
@@ -30,7 +31,8 @@ import gi  # noqa: E402
 gi.require_version("Gimp", "3.0")
 gi.require_version("GimpUi", "3.0")
 from fixative_gimp import bridge  # noqa: E402
-from fixative_host import ExportJob, HostCancelled, HostError, run_export  # noqa: E402
+from fixative_gimp import dialog as dialog_layout  # noqa: E402
+from fixative_host import ExportJob, HostCancelled, HostError, choices, run_export  # noqa: E402
 from gi.repository import Gimp, GimpUi, Gio, GLib, GObject  # noqa: E402
 
 EXPORT_PROCEDURE = "plug-in-fixative-export-protected"
@@ -104,6 +106,38 @@ def _add_protection_arguments(procedure: Gimp.Procedure, *, quality: bool) -> No
         "medium",
         GObject.ParamFlags.READWRITE,
     )
+    modes = Gimp.Choice.new()
+    for i, name in enumerate(choices.MODES):
+        # The label carries the one-line explanation: GIMP shows two choices as radio buttons.
+        modes.add(name, i, choices.mode_line(name), choices.mode_help(name))
+    procedure.add_choice_argument(
+        "mode",
+        "_Mode",
+        "Fast: the generator alone. Thorough: refined with the AI encoder's own gradient",
+        modes,
+        choices.DEFAULT_MODE,
+        GObject.ParamFlags.READWRITE,
+    )
+    views = Gimp.Choice.new()
+    for i, name in enumerate(choices.VIEWS):
+        views.add(name, i, choices.view_label(name), choices.view_label(name))
+    procedure.add_choice_argument(
+        "view",
+        "AI's _view",
+        "The size the protection is computed at: AI models read pictures at about 1 MP",
+        views,
+        choices.DEFAULT_VIEW,
+        GObject.ParamFlags.READWRITE,
+    )
+    procedure.add_int_argument(
+        "steps",
+        "Thorough ste_ps",
+        f"Gradient steps of thorough mode; 0 = the core's default ({choices.DEFAULT_STEPS})",
+        0,
+        choices.MAX_STEPS,
+        0,
+        GObject.ParamFlags.READWRITE,
+    )
     procedure.add_boolean_argument(
         "declarations",
         '"No AI training" _declarations',
@@ -131,10 +165,13 @@ def _add_protection_arguments(procedure: Gimp.Procedure, *, quality: bool) -> No
 
 
 def _job(path: str, fmt: Format, config: Gimp.ProcedureConfig) -> ExportJob:
-    settings = {
-        "strength": config.get_property("strength"),
-        "declarations": {"enabled": bool(config.get_property("declarations"))},
-    }
+    settings = choices.protect_settings(
+        strength=config.get_property("strength"),
+        mode=config.get_property("mode"),
+        view=config.get_property("view"),
+        steps=config.get_property("steps"),
+        declarations=config.get_property("declarations"),
+    )
     quality = config.get_property("quality") if fmt.quality else None
     return ExportJob(
         path=path, fmt=fmt.key, settings=settings, quality=quality, keep_alpha=fmt.alpha
@@ -143,9 +180,12 @@ def _job(path: str, fmt: Format, config: Gimp.ProcedureConfig) -> ExportJob:
 
 def _protect(raw, job: ExportJob, config: Gimp.ProcedureConfig) -> dict:
     name = os.path.basename(job.path)
-    Gimp.progress_init(f"Protecting {name}")
+    Gimp.progress_init(choices.progress_text(name, ""))
 
     def progress(fraction: float, message: str) -> None:
+        # The core's own words per step and tile ("step 3/8, tile 2/4"). GIMP's progress bar
+        # has a cancel button: pressing it ends this plug-in, and nothing is written.
+        Gimp.progress_set_text(choices.progress_text(name, message))
         Gimp.progress_update(max(0.0, min(1.0, fraction)))
 
     python = config.get_property("external-python") or os.environ.get("FIXATIVE_PYTHON") or None
@@ -166,7 +206,7 @@ def _export_run(procedure, run_mode, image, file, options, metadata, config, fmt
     if run_mode == Gimp.RunMode.INTERACTIVE:
         GimpUi.init("fixative")
         dialog = GimpUi.ExportProcedureDialog.new(procedure, config, image)
-        dialog.fill(None)
+        dialog_layout.fill(dialog, procedure)
         accepted = dialog.run()
         dialog.destroy()
         if not accepted:
@@ -188,14 +228,18 @@ def _export_run(procedure, run_mode, image, file, options, metadata, config, fmt
 def _protect_to(procedure, path: str, fmt: Format, config, read):
     """Protect the pixels `read()` returns into `path`; every failure becomes a PDB status."""
     try:
-        _protect(read(), _job(path, fmt, config), config)
+        report = _protect(read(), _job(path, fmt, config), config)
     except HostCancelled:
         return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
     except HostError as exc:
         return _failure(procedure, str(exc))
     except Exception as exc:  # a plug-in bug: a message, never a crashed plug-in
         return _failure(procedure, f"{path}: Fixative failed: {type(exc).__name__}: {exc}")
-    return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None)
+    values = procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None)
+    if [v.name for v in procedure.get_return_values()] == ["report"]:
+        values.remove(1)
+        values.insert(1, GObject.Value(GObject.TYPE_STRING, json.dumps(report)))
+    return values
 
 
 def _default_output(image: Gimp.Image, fmt: Format) -> Gio.File | None:
@@ -216,7 +260,7 @@ def _image_run(procedure, run_mode, image, drawables, config, data):
                 "file", _default_output(image, FORMATS[config.get_property("format")])
             )
         dialog = GimpUi.ProcedureDialog.new(procedure, config, "Export Protected")
-        dialog.fill(None)
+        dialog_layout.fill(dialog, procedure)
         accepted = dialog.run()
         dialog.destroy()
         if not accepted:
@@ -314,6 +358,13 @@ class Fixative(Gimp.PlugIn):
             "format", "F_ormat", "Output format", formats, "png", GObject.ParamFlags.READWRITE
         )
         _add_protection_arguments(procedure, quality=True)
+        procedure.add_string_return_value(
+            "report",
+            "Report",
+            "What the protection did, as JSON (the core's report: mode, steps, view, PSNR...)",
+            "",
+            GObject.ParamFlags.READWRITE,
+        )
         return procedure
 
 

@@ -1,9 +1,12 @@
-"""The export dialog: output, format, strength, declarations and the format options."""
+"""The export dialog: output, format, strength, mode, declarations, the format options and an
+Advanced section (the AI's view, thorough mode's steps, the external Python)."""
 
 from __future__ import annotations
 
 import dataclasses
 
+from fixative_host import choices
+from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -12,9 +15,11 @@ from PyQt5.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPushButton,
     QSpinBox,
+    QToolButton,
     QWidget,
 )
 
@@ -54,6 +59,17 @@ class ExportDialog(QDialog):
         self.strength.setCurrentIndex(STRENGTHS.index(settings.strength))
         form.addRow("Strength:", self.strength)
 
+        self.mode = QComboBox()
+        for name in choices.MODES:
+            self.mode.addItem(choices.mode_label(name), name)
+            self.mode.setItemData(self.mode.count() - 1, choices.mode_help(name), Qt.ToolTipRole)
+        self.mode.setCurrentIndex(max(0, self.mode.findData(settings.mode)))
+        self.mode_help = QLabel()
+        self.mode_help.setWordWrap(True)
+        self.mode.currentIndexChanged.connect(self._mode_changed)
+        form.addRow("Mode:", self.mode)
+        form.addRow("", self.mode_help)
+
         self.declarations = QCheckBox('Declare "no AI training" (IPTC/XMP)')
         self.declarations.setChecked(settings.declarations)
         form.addRow("", self.declarations)
@@ -67,18 +83,60 @@ class ExportDialog(QDialog):
         self.alpha.setChecked(settings.png_alpha)
         form.addRow("PNG:", self.alpha)
 
+        # Advanced, folded away: the AI's view, thorough mode's steps, the external Python.
+        self.advanced_toggle = QToolButton()
+        self.advanced_toggle.setText("Advanced")
+        self.advanced_toggle.setCheckable(True)
+        self.advanced_toggle.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+        self.advanced_toggle.setArrowType(Qt.RightArrow)
+        self.advanced_toggle.toggled.connect(self._advanced_toggled)
+        form.addRow(self.advanced_toggle)
+        self.advanced = QWidget()
+        advanced = QFormLayout(self.advanced)
+        advanced.setContentsMargins(0, 0, 0, 0)
+
+        self.view = QComboBox()
+        for name in choices.VIEWS:
+            self.view.addItem(choices.view_label(name), name)
+        if self.view.findData(settings.view) < 0:  # an explicit side set by hand: kept
+            self.view.addItem(choices.view_label(settings.view), settings.view)
+        self.view.setCurrentIndex(self.view.findData(settings.view))
+        self.view.setToolTip(
+            "The size the protection is computed at: AI models read pictures at about 1 MP"
+        )
+        advanced.addRow("AI's view:", self.view)
+
+        self.steps = QSpinBox()
+        self.steps.setRange(0, choices.MAX_STEPS)
+        self.steps.setSpecialValueText(choices.DEFAULT_STEPS_TEXT)  # shown for 0
+        self.steps.setValue(settings.steps)
+        advanced.addRow("Thorough steps:", self.steps)
+
         self.python = QLineEdit(settings.external_python)
         self.python.setPlaceholderText("only if Fixative cannot run inside Krita")
-        form.addRow("External Python:", self.python)
+        advanced.addRow("External Python:", self.python)
+        self.advanced.setVisible(False)
+        form.addRow(self.advanced)
 
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
         self._format_changed()
+        self._mode_changed()
 
     def _fmt(self) -> str:
         return self.format.currentData()
+
+    def _mode_changed(self) -> None:
+        mode = self.mode.currentData()
+        self.mode_help.setText(choices.mode_help(mode).capitalize())
+        self.steps.setEnabled(mode == choices.THOROUGH)
+
+    def _advanced_toggled(self, shown: bool) -> None:
+        self.advanced.setVisible(shown)
+        self.advanced_toggle.setArrowType(Qt.DownArrow if shown else Qt.RightArrow)
+        self.adjustSize()
 
     def _format_changed(self) -> None:
         fmt = self._fmt()
@@ -106,6 +164,9 @@ class ExportDialog(QDialog):
             self._settings,
             fmt=self._fmt(),
             strength=self.strength.currentData(),
+            mode=self.mode.currentData(),
+            view=self.view.currentData(),
+            steps=self.steps.value(),
             declarations=self.declarations.isChecked(),
             jpeg_quality=self.quality.value(),
             png_alpha=self.alpha.isChecked(),

@@ -15,7 +15,7 @@ import os
 import sys
 import time
 
-from fixative_host import HostCancelled, HostError, run_export
+from fixative_host import HostCancelled, HostError, choices, run_export
 from krita import Extension
 from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import QApplication, QMessageBox, QProgressDialog
@@ -133,6 +133,8 @@ class FixativeExtension(Extension):
         progress.setValue(0)
 
         def step(fraction: float, message: str) -> None:
+            # The core's own words per step and tile, e.g. "step 3/8, tile 2/4".
+            progress.setLabelText(choices.progress_text(label, message))
             progress.setValue(int(max(0.0, min(1.0, fraction)) * 1000))
             QApplication.processEvents()
 

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from fixative_host import ExportJob
+from fixative_host import ExportJob, choices
 
 GROUP = "fixative"
 FORMATS = {"png": "PNG", "jpeg": "JPEG", "tiff": "TIFF", "webp": "WebP"}
@@ -20,6 +20,9 @@ class KritaSettings:
     output_dir: str = ""  # Export All...: the folder; empty = next to each document
     fmt: str = "png"
     strength: str = "medium"
+    mode: str = choices.DEFAULT_MODE  # fast | thorough (the core's MODES)
+    view: str = choices.DEFAULT_VIEW  # auto (~1 MP) | native (or a side in pixels)
+    steps: int = 0  # thorough mode's steps; 0 = the core's default
     declarations: bool = True
     jpeg_quality: int = 90  # also WebP's
     png_alpha: bool = True  # False: flatten onto white, like Krita's own PNG option
@@ -43,6 +46,12 @@ class KritaSettings:
             settings = dataclasses.replace(settings, fmt=cls.fmt)
         if settings.strength not in STRENGTHS:
             settings = dataclasses.replace(settings, strength=cls.strength)
+        settings = dataclasses.replace(
+            settings,
+            mode=choices.valid_mode(settings.mode),
+            view=choices.valid_view(settings.view),
+            steps=choices.valid_steps(settings.steps),
+        )
         if not 1 <= settings.jpeg_quality <= 100:
             settings = dataclasses.replace(settings, jpeg_quality=cls.jpeg_quality)
         return settings
@@ -58,7 +67,13 @@ class KritaSettings:
         return ExportJob(
             path=path,
             fmt=self.fmt,
-            settings={"strength": self.strength, "declarations": {"enabled": self.declarations}},
+            settings=choices.protect_settings(
+                strength=self.strength,
+                mode=self.mode,
+                view=self.view,
+                steps=self.steps,
+                declarations=self.declarations,
+            ),
             quality=self.jpeg_quality if self.fmt in ("jpeg", "webp") else None,
             keep_alpha=self.fmt != "jpeg" and (self.png_alpha or self.fmt != "png"),
         )

@@ -38,11 +38,43 @@ def _activate(krita, window, view) -> bool:
     return active is not None and active.fileName() == view.document().fileName()
 
 
+def _progress_dialogs(*, shown: bool = True) -> list:
+    """Fixative's progress dialogs (those of earlier steps stay around, hidden)."""
+    return [
+        w
+        for w in QApplication.topLevelWidgets()
+        if isinstance(w, QProgressDialog)
+        and w.windowTitle() == "Fixative"
+        and (w.isVisible() or not shown)
+    ]
+
+
 def _press_cancel() -> None:
-    """Press Cancel on Fixative's progress dialog, as a user would."""
-    for widget in QApplication.topLevelWidgets():
-        if isinstance(widget, QProgressDialog) and widget.windowTitle() == "Fixative":
-            widget.cancel()
+    """Press Cancel on Fixative's progress dialog, as a user would (before it even shows)."""
+    for widget in _progress_dialogs(shown=False):
+        widget.cancel()
+
+
+class _Watcher:
+    """Reads Fixative's progress dialog each time the plug-in lets Qt run (its progress
+    callbacks call processEvents), keeping every label text shown; with `cancel_at`, presses
+    Cancel once a label contains that text (e.g. "step 1/2": between the core's steps)."""
+
+    def __init__(self, cancel_at: str | None) -> None:
+        self.cancel_at = cancel_at
+        self.labels: list[str] = []
+        self.timer = QTimer()
+        self.timer.timeout.connect(self._poll)
+        self.timer.start(0)
+
+    def _poll(self) -> None:
+        for widget in _progress_dialogs():
+            text = widget.labelText()
+            if not self.labels or self.labels[-1] != text:
+                self.labels.append(text)
+            if self.cancel_at and self.cancel_at in text:
+                widget.cancel()
+                self.cancel_at = None
 
 
 def _check_dialog() -> dict:
@@ -51,18 +83,43 @@ def _check_dialog() -> dict:
     from fixative_krita.settings import KritaSettings
 
     dialog = ExportDialog(KritaSettings(), f"{RESULTS}/a.png", folder=False)
+    dialog.show()
+    QApplication.processEvents()
+    fresh = {
+        "mode": dialog.mode.currentData(),
+        "modes": [dialog.mode.itemData(i) for i in range(dialog.mode.count())],
+        "mode_help": dialog.mode_help.text(),
+        "views": [dialog.view.itemData(i) for i in range(dialog.view.count())],
+        "view_labels": [dialog.view.itemText(i) for i in range(dialog.view.count())],
+        "steps_text": dialog.steps.text(),
+        "advanced_visible": dialog.advanced.isVisible(),
+    }
     dialog.format.setCurrentIndex(dialog.format.findData("jpeg"))
     dialog.strength.setCurrentIndex(dialog.strength.findData("high"))
+    dialog.mode.setCurrentIndex(dialog.mode.findData("fast"))
+    fast_help, steps_enabled = dialog.mode_help.text(), dialog.steps.isEnabled()
+    dialog.advanced_toggle.click()  # unfold Advanced, as a user would
+    QApplication.processEvents()
+    advanced_shown = dialog.advanced.isVisible()
+    dialog.view.setCurrentIndex(dialog.view.findData("native"))
+    dialog.steps.setValue(4)
     chosen = dialog.result_settings()
     state = {
         "quality_enabled": dialog.quality.isEnabled(),
         "alpha_enabled": dialog.alpha.isEnabled(),
+        "fast_help": fast_help,
+        "steps_enabled_when_fast": steps_enabled,
+        "advanced_shown": advanced_shown,
     }
     dialog.close()
     return {
+        "fresh": fresh,
         "output_path": chosen.output_path,
         "fmt": chosen.fmt,
         "strength": chosen.strength,
+        "mode": chosen.mode,
+        "view": chosen.view,
+        "steps": chosen.steps,
         **state,
     }
 
@@ -113,11 +170,14 @@ def _run() -> None:
                 # Fires from the plug-in's processEvents() calls once its dialog exists.
                 canceller.timeout.connect(_press_cancel)
                 canceller.start(0)
+            watcher = _Watcher(step.get("cancel_at"))
             krita.action(step["action"]).trigger()
             canceller.stop()
+            watcher.timer.stop()
             result["steps"].append(
                 {
                     "name": step["name"],
+                    "progress_labels": watcher.labels,
                     "activated": activated,
                     "log": _log_lines()[seen:],
                     "pixels_unchanged": _digest(doc) == before,

@@ -1,0 +1,89 @@
+"""What the hosts' dialogs offer for mode, view and steps, taken from the core.
+
+The choices themselves (`fixative.settings.MODES`, the view's `auto`/`native`, the step range
+and its default) are the core's; this module only words them for a dialog, so Krita and GIMP
+say the same thing. Importing it needs neither numpy nor onnxruntime (the core's settings are
+plain Python), so a host that runs the core in an external Python can still build its dialog.
+"""
+
+from __future__ import annotations
+
+from fixative import settings as _settings
+from fixative import view as _view
+from fixative.refine import DEFAULT_STEPS
+
+MODES = _settings.MODES
+FAST = _settings.FAST
+THOROUGH = _settings.THOROUGH
+DEFAULT_MODE = _settings.ProtectSettings.mode  # thorough: single-image exports default to it
+VIEWS = (_view.AUTO, _view.NATIVE)
+DEFAULT_VIEW = _settings.ProtectSettings.view
+MAX_STEPS = _settings.MAX_STEPS
+DEFAULT_STEPS_TEXT = f"Default ({DEFAULT_STEPS})"
+
+# One line each, shown beside the choice (the core's modes without a line here show none).
+_MODE_HELP = {
+    FAST: "a fraction of a second, lighter protection",
+    THOROUGH: "about half a minute to a minute per image, much stronger protection",
+}
+_VIEW_LABELS = {
+    _view.AUTO: "Auto (~1 MP, the size AI models read images at)",
+    _view.NATIVE: "Native size",
+}
+
+
+def mode_label(mode: str) -> str:
+    return mode.capitalize()
+
+
+def mode_help(mode: str) -> str:
+    return _MODE_HELP.get(mode, "")
+
+
+def mode_line(mode: str) -> str:
+    """'Thorough: about half a minute ...': label and explanation on one line."""
+    help_text = mode_help(mode)
+    return f"{mode_label(mode)}: {help_text}" if help_text else mode_label(mode)
+
+
+def view_label(view: str) -> str:
+    return _VIEW_LABELS.get(view, f"{view} px")
+
+
+def valid_mode(value: object, default: str = DEFAULT_MODE) -> str:
+    return value if isinstance(value, str) and value in MODES else default
+
+
+def valid_view(value: object, default: str = DEFAULT_VIEW) -> str:
+    """A remembered view setting as the core reads it ('auto', 'native' or a side in pixels)."""
+    try:
+        return str(_view.parse(value))
+    except Exception:  # a hand-edited or stale setting must not break the plug-in
+        return default
+
+
+def valid_steps(value: object) -> int:
+    """0 (the core's default number of steps) or 1..MAX_STEPS."""
+    try:
+        steps = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return 0
+    return steps if 0 <= steps <= MAX_STEPS else 0
+
+
+def protect_settings(
+    *, strength: str, mode: str, view: str, steps: int, declarations: bool
+) -> dict:
+    """`fixative.ProtectSettings.to_dict()`-style settings for an `ExportJob`."""
+    return {
+        "strength": strength,
+        "mode": mode,
+        "view": valid_view(view),
+        "steps": valid_steps(steps) or None,
+        "declarations": {"enabled": bool(declarations)},
+    }
+
+
+def progress_text(label: str, message: str) -> str:
+    """What a progress dialog shows: what is protected, and the core's step (e.g. 'step 3/8')."""
+    return f"Protecting {label}: {message}" if message else f"Protecting {label}..."
