@@ -1,14 +1,20 @@
 #!/usr/bin/env python3
 """Benchmark: protect 1 MP, 4K and 8K images on CPU against a plain Pillow re-export.
 
-    python scripts/bench.py [--sizes 1mp,4k,8k] [--repeat 1] [--model PATH] [--threads N]
-                            [--images DIR]
+    python scripts/bench.py [--sizes 1mp,4k,8k] [--modes fast[,thorough]] [--steps N]
+                            [--view auto|native|N] [--repeat 1] [--model PATH] [--threads N]
+                            [--images DIR] [--json FILE]
 
 Each measurement runs in its own subprocess so peak RSS is that of one job alone. "plain" is
 Pillow open + decode + PNG save of the same file; "protect" is `fixative.protect_file` (read,
-model over all tiles, PNG write with declarations) after the model session is created, which
-is reported separately ("load"). Prints a Markdown table for the README. The test images are
-tiled from the PNGs of `--images` (default: the evaluation images committed in `data/eval/`).
+view, model over all tiles, thorough refinement if asked, PNG write with declarations) with the
+mode and view given explicitly (the library's default mode is thorough; this benchmark's is
+fast), after the model session (and for thorough the encoder, gradient and mask graphs) is
+created, which is reported separately ("load"). Both run side by side in one run, so the ratio
+compares like with like on the same machine at the same moment. Prints a Markdown table for the
+README and checks issue 15's targets (4K fast ≤ 2× the plain re-export, 8K ≤ 1.5 GB peak RSS) and
+issue 16's (a 4K artwork in thorough mode ≤ 60 s). The test images are tiled from the PNGs of
+`--images` (default: the evaluation images committed in `data/eval/`).
 """
 
 from __future__ import annotations
@@ -53,7 +59,13 @@ def peak_rss_mb() -> float:
     return kb / 1024 if sys.platform != "darwin" else kb / 2**20
 
 
-def child(kind: str, src: str, dst: str, model: str | None, threads: int | None) -> None:
+GRAPH_ROLES = ("encoder", "encoder_grad", "texture_mask")  # what thorough mode runs
+TARGET_4K_RATIO = 2.0  # issue 15: 4K protect + write <= 2x a plain re-export (fast, default view)
+TARGET_8K_RSS_MB = 1536  # issue 15: 8K <= 1.5 GB peak RSS
+TARGET_4K_THOROUGH_S = 60.0  # issue 16: a 4K artwork in thorough mode <= 60 s on 2 CPU cores
+
+
+def child(kind: str, src: str, dst: str, args: argparse.Namespace) -> None:
     if kind == "plain":
         from PIL import Image
 
@@ -64,11 +76,23 @@ def child(kind: str, src: str, dst: str, model: str | None, threads: int | None)
         result = {"seconds": time.perf_counter() - t}
     else:
         from fixative import ProtectSettings, protect_file
+        from fixative.graphs import get_graph
         from fixative.model import get_model
 
-        settings = ProtectSettings(device="cpu", threads=threads, model_path=model)
+        mode = kind.split(":", 1)[1]
+        settings = ProtectSettings(
+            mode=mode,
+            steps=args.steps if mode == "thorough" else None,
+            view=args.view,
+            device="cpu",
+            threads=args.threads,
+            model_path=args.model,
+        )
         t = time.perf_counter()
         get_model(settings.model_path, settings.device, settings.threads)
+        if mode == "thorough":
+            for role in GRAPH_ROLES:
+                get_graph(role, settings.device, settings.threads)
         load = time.perf_counter() - t
         t = time.perf_counter()
         report = protect_file(src, dst, settings, overwrite=True)
@@ -78,17 +102,24 @@ def child(kind: str, src: str, dst: str, model: str | None, threads: int | None)
             "tiles": report.tiles,
             "model_id": report.model_id,
             "psnr": report.psnr,
+            "mode": report.mode,
+            "steps": report.steps,
+            "view_width": report.view_width,
+            "view_height": report.view_height,
+            "max_abs_diff": report.max_abs_diff,
         }
     result["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(result))
 
 
 def measure(kind: str, src: Path, dst: Path, args: argparse.Namespace) -> dict:
-    cmd = [sys.executable, __file__, "--child", kind, str(src), str(dst)]
+    cmd = [sys.executable, __file__, "--child", kind, str(src), str(dst), "--view", str(args.view)]
     if args.model:
         cmd += ["--model", args.model]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
+    if args.steps:
+        cmd += ["--steps", str(args.steps)]
     best = None
     for _ in range(args.repeat):
         out = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -100,47 +131,115 @@ def measure(kind: str, src: Path, dst: Path, args: argparse.Namespace) -> dict:
     return best
 
 
-def main() -> int:
+def parse_sizes(text: str) -> list[tuple[str, tuple[int, int]]]:
+    """'1mp,4k' or WxH entries (for quick runs) -> [(name, (width, height))]."""
+    out = []
+    for name in (n.strip().lower() for n in text.split(",") if n.strip()):
+        if name in SIZES:
+            out.append((name, SIZES[name]))
+        elif "x" in name:
+            w, h = (int(v) for v in name.split("x"))
+            out.append((name, (w, h)))
+        else:
+            sys.exit(f"bench: unknown size {name!r} (1mp, 4k, 8k or WxH)")
+    return out
+
+
+def table(rows: list[dict], args: argparse.Namespace) -> str:
+    cpu = f"{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}"
+    model_id = rows[0]["protect"]["model_id"]
+    lines = [
+        f"Model `{model_id}`, onnxruntime CPU, {cpu}, Python {platform.python_version()};"
+        f" view `{args.view}`, threads {args.threads or 'default'}.",
+        "",
+        "| image | pixels | mode | view computed at | plain open + PNG save | protect + write "
+        "| ratio | model load | peak RSS plain | peak RSS protect |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        w, h = r["size"]
+        plain, prot = r["plain"], r["protect"]
+        how = prot["mode"] + (f", {prot['steps']} steps" if prot["steps"] else "")
+        lines.append(
+            f"| {r['name']} | {w}×{h} ({w * h / 1e6:.1f} MP) | {how} "
+            f"| {prot['view_width']}×{prot['view_height']} | {plain['seconds']:.2f} s "
+            f"| {prot['seconds']:.2f} s | {r['ratio']:.1f}× | {prot['load']:.2f} s "
+            f"| {plain['peak_rss_mb']:.0f} MB | {prot['peak_rss_mb']:.0f} MB |"
+        )
+    lines += ["", "Targets:", ""]
+    checks = []
+    for r in rows:
+        prot = r["protect"]
+        if r["name"] == "4k" and prot["mode"] == "fast":
+            checks.append(
+                (f"4K fast protect + write ≤ {TARGET_4K_RATIO:.0f}× plain", r["ratio"],
+                 r["ratio"] <= TARGET_4K_RATIO, f"{r['ratio']:.1f}×")
+            )  # fmt: skip
+        if r["name"] == "4k" and prot["mode"] == "thorough":
+            checks.append(
+                (f"4K thorough ≤ {TARGET_4K_THOROUGH_S:.0f} s", prot["seconds"],
+                 prot["seconds"] <= TARGET_4K_THOROUGH_S, f"{prot['seconds']:.1f} s")
+            )  # fmt: skip
+        if r["name"] == "8k":
+            checks.append(
+                (f"8K {prot['mode']} peak RSS ≤ 1.5 GB", prot["peak_rss_mb"],
+                 prot["peak_rss_mb"] <= TARGET_8K_RSS_MB, f"{prot['peak_rss_mb']:.0f} MB")
+            )  # fmt: skip
+    for text, _, ok, shown in checks:
+        lines.append(f"- {text}: {shown} — {'met' if ok else '**not met**'}")
+    if not checks:
+        lines.append("- (none of the measured sizes has a target)")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", default="1mp,4k,8k")
+    parser.add_argument("--sizes", default="1mp,4k,8k", help="1mp, 4k, 8k or WxH, comma-separated")
+    parser.add_argument(
+        "--modes", "--mode", dest="modes", default="fast",
+        help="fast and/or thorough, comma-separated (default fast); a row per size and mode",
+    )  # fmt: skip
+    parser.add_argument("--steps", type=int, default=None, help="thorough mode's steps")
+    parser.add_argument("--view", default="auto", help="auto (default), native or a side N")
     parser.add_argument("--repeat", type=int, default=1, help="runs per cell; the fastest counts")
     parser.add_argument("--model", default=None)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument(
         "--images", type=Path, default=SAMPLE, help=f"PNGs to tile (default {SAMPLE})"
     )
+    parser.add_argument("--json", type=Path, help="also write the measurements here")
     parser.add_argument("--child", nargs=3, metavar=("KIND", "SRC", "DST"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.child:
-        child(*args.child, args.model, args.threads)
+        child(*args.child, args)
         return 0
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if not modes or any(m not in ("fast", "thorough") for m in modes):
+        parser.error(f"--modes: fast and/or thorough, not {args.modes!r}")
     rows = []
     with tempfile.TemporaryDirectory(prefix="fixative-bench-") as tmp:
-        for name in args.sizes.split(","):
-            size = SIZES[name.strip().lower()]
+        for name, size in parse_sizes(args.sizes):
             src = Path(tmp) / f"{name}.png"
             make_image(src, size, args.images)
             plain = measure("plain", src, Path(tmp) / f"{name}-plain.png", args)
-            prot = measure("protect", src, Path(tmp) / f"{name}-protected.png", args)
-            rows.append((name, size, plain, prot))
-            print(
-                f"{name}: plain {plain['seconds']:.2f} s, protect {prot['seconds']:.2f} s",
-                file=sys.stderr,
-            )
-    cpu = f"{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}"
-    model_id = rows[0][3]["model_id"]
-    print(f"Model `{model_id}`, onnxruntime CPU, {cpu}, Python {platform.python_version()}.\n")
-    print(
-        "| image | pixels | plain open + PNG save | protect + write | ratio | model load | "
-        "peak RSS plain | peak RSS protect |"
-    )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for name, (w, h), plain, prot in rows:
-        print(
-            f"| {name} | {w}×{h} ({w * h / 1e6:.1f} MP) | {plain['seconds']:.2f} s | "
-            f"{prot['seconds']:.2f} s | {prot['seconds'] / plain['seconds']:.1f}× | "
-            f"{prot['load']:.2f} s | {plain['peak_rss_mb']:.0f} MB | {prot['peak_rss_mb']:.0f} MB |"
-        )
+            for mode in modes:
+                prot = measure(f"protect:{mode}", src, Path(tmp) / f"{name}-{mode}.png", args)
+                ratio = prot["seconds"] / plain["seconds"]
+                rows.append(
+                    {"name": name, "size": size, "plain": plain, "protect": prot, "ratio": ratio}
+                )
+                print(
+                    f"{name} {mode}: plain {plain['seconds']:.2f} s, protect "
+                    f"{prot['seconds']:.2f} s ({ratio:.1f}×), peak RSS "
+                    f"{prot['peak_rss_mb']:.0f} MB",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    text = table(rows, args)
+    print(text)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"rows": rows, "table": text}, indent=2) + "\n")
     return 0
 
 

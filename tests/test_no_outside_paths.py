@@ -14,7 +14,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 # Everything under these folders, plus the scripts whose defaults the README's commands run.
 SCANNED_DIRS = ("tests", "core", "plugins")
-SCANNED_FILES = ("scripts/bench.py", "scripts/evaluate.py", "scripts/model_card.py")
+SCANNED_FILES = (
+    "scripts/bench.py",
+    "scripts/evaluate.py",
+    "scripts/eval_trainer.py",
+    "scripts/model_card.py",
+)
 SKIPPED_PARTS = {"__pycache__", ".pytest_cache", ".ruff_cache"}
 # `../shared`, a "shared" path component in a string (`parent / "shared"`, "shared/models"),
 # the development machines' absolute path, and shared/data or shared/models in any form.

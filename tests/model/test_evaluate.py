@@ -1,0 +1,140 @@
+"""The evaluation protocols and the benchmark, end to end on one small image (quick settings).
+
+scripts/evaluate.py --protocol trainer (full-size and "4K" versions, default vs native view, read
+back as trainers read files), --protocol crops (fast vs thorough vs PGD vs noise at equal PSNR)
+and scripts/bench.py: the outputs have the structure the docs are written from, the noise
+comparison is computed, every pixel stays within ε, and a killed trainer run resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def small_image(tmp_path_factory) -> Path:
+    """A 96×112 crop of an evaluation clip-art image (texture and lines, "clip_" = clip-art)."""
+    from dataset import EVAL_DIR
+
+    with Image.open(EVAL_DIR / "clip_tiger.png") as im:
+        crop = im.convert("RGB").crop((150, 150, 246, 262))
+    path = tmp_path_factory.mktemp("eval-image") / "clip_small.png"
+    crop.save(path)
+    return path
+
+
+def test_trainer_reads_and_noise_units():
+    import eval_trainer as et
+
+    h, w, own = et.read_size(4320, 7680, 1024)
+    assert not own and h % 8 == 0 and w % 8 == 0
+    assert abs(h * w / 1024**2 - 1) < 0.02 and abs(w / h - 16 / 9) < 0.02
+    assert et.read_size(418, 403, 1024) == (416, 400, True)  # never enlarged
+    img = np.asarray(Image.open(REPO / "data" / "eval" / "clip_park.png").convert("RGB"))
+    for canvas in et.CANVASES:
+        assert et.build_big(img, (320, 180), canvas).shape == (180, 320, 3)
+    noisy = et.matched_noise(img, 41.3, seed=1)
+    assert abs(et.psnr_u8(noisy, img) - 41.3) < 0.05
+    assert noisy.dtype == np.uint8
+
+
+def test_trainer_protocol(small_image, tmp_path):
+    import evaluate
+
+    out = tmp_path / "trainer.json"
+    argv = [
+        "--protocol", "trainer", "--image", str(small_image), "--big", "256x144",
+        "--default-view", "64", "--resolutions", "96,48", "--modes", "fast,thorough",
+        "--steps", "1", "--cache", str(tmp_path / "cache"), "--json", str(out),
+        "--md", str(tmp_path / "trainer.md"),
+    ]  # fmt: skip
+    assert evaluate.main(argv) == 0
+    s = json.loads(out.read_text())
+    assert s["protocol"] == "trainer" and s["images"] == ["clip_small.png"]
+    assert s["computed_cells"] == 8  # 2 sizes × 2 modes × (default, native)
+    eps8 = s["epsilon_8bit"]
+    assert eps8 == pytest.approx(8.0)
+    reads = {f"{r}/{m}" for r in (96, 48) for m in ("box", "bilinear", "bicubic")}
+    for c in s["cells"]:
+        assert c["within_budget"] and 0 < c["max_abs_diff_8bit"] <= eps8
+        assert abs(c["noise_psnr"] - c["psnr"]) < 0.05  # noise of the protected file's PSNR
+        assert c["steps"] == (1 if c["mode"] == "thorough" else 0)
+        native = (c["view_width"], c["view_height"]) == (c["width"], c["height"])
+        assert native == (c["view"] == "native")  # the default view is computed smaller here
+        assert set(c["reads"]) == reads
+        for r in c["reads"].values():
+            assert r["distortion"] > 0 and r["noise_distortion"] > 0
+            assert r["ratio_noise"] == pytest.approx(r["distortion"] / r["noise_distortion"])
+            assert math.isfinite(r["aiview_psnr"]) and math.isfinite(r["noise_aiview_psnr"])
+    assert {(c["width"], c["height"]) for c in s["cells"]} == {(96, 112), (256, 144)}
+    assert len(s["groups"]) == 2 * 2 * len(reads)
+    for g in s["groups"]:
+        assert g["ratio_default_native"] == pytest.approx(
+            g["distortion_default"] / g["distortion_native"]
+        )
+    assert s["budget"]["within_budget"] and s["budget"]["max_abs_diff_8bit"] <= eps8
+    assert len(s["timing"]) == 8 and len(s["per_image"]) == 4
+    md = (tmp_path / "trainer.md").read_text()
+    assert "default / native" in md and "every pixel within ε" in md
+    assert (tmp_path / "cache" / "canvas-lanczos-256x144" / "clip_small.png").is_file()
+
+    # A rerun (or a killed run started again) takes every finished cell from the checkpoints.
+    assert evaluate.main(argv) == 0
+    again = json.loads(out.read_text())
+    assert again["computed_cells"] == 0 and again["groups"] == s["groups"]
+
+
+def test_crops_protocol(small_image, tmp_path):
+    import evaluate
+
+    out, grid = tmp_path / "crops.json", tmp_path / "grid.png"
+    argv = [
+        "--image", str(small_image), "--crop", "64", "--pgd-steps", "2", "--steps", "1",
+        "--skip-extra", "--speed-size", "256", "--cache", str(tmp_path / "pgd"), "--json", str(out),
+        "--md", str(tmp_path / "crops.md"), "--grid", str(grid),
+    ]  # fmt: skip
+    assert evaluate.main(argv) == 0
+    s = json.loads(out.read_text())
+    m = s["methods"]
+    assert set(m) == {
+        "generator", "thorough", "noise", "pgd100", "noise_eqpsnr", "noise_eq_thorough",
+        "universal",
+    }  # fmt: skip
+    for key, noise in (("generator", "noise_eqpsnr"), ("thorough", "noise_eq_thorough")):
+        row = m[key]
+        assert row["max_diff8"] <= 8 and row["distortion"] > 0
+        assert row["ratio_noise"] == pytest.approx(row["distortion"] / m[noise]["distortion"])
+        assert abs(m[noise]["psnr"] - row["psnr"]) < 1.0  # noise rescaled to the same PSNR
+        assert row["aiview_noise"] == m[noise]["aiview_psnr"]
+        for k in ("kept_jpeg75", "kept_jpeg85", "kept_resize05", "ssim", "seconds"):
+            assert row[k] is not None and row[k] > 0
+        assert row["ssim_clip"] == row["ssim"] and row["ssim_wall"] is None
+    assert s["thorough_steps"] == 1 and s["thorough"]["ratio_noise_eqpsnr"] > 0
+    assert s["ratio_pgd_eqpsnr"] is None  # --skip-extra: no PGD at equal PSNR
+    md = (tmp_path / "crops.md").read_text()
+    assert "Fixative thorough" in md and "Targets for thorough" in md
+    with Image.open(grid) as im:
+        assert im.size == (6 * 64, 64)  # original | fast | thorough | their three AI views
+
+
+def test_bench_fast_small(tmp_path):
+    out = tmp_path / "bench.json"
+    cmd = [sys.executable, str(REPO / "scripts" / "bench.py"), "--sizes", "128x96",
+           "--modes", "fast", "--threads", "2", "--json", str(out)]  # fmt: skip
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["protect"]["mode"] == "fast" and row["protect"]["steps"] == 0
+    assert row["ratio"] == pytest.approx(row["protect"]["seconds"] / row["plain"]["seconds"])
+    assert row["protect"]["max_abs_diff"] <= 8 / 255 + 1e-9
+    assert "| 128x96 | 128×96" in run.stdout
