@@ -87,6 +87,7 @@ def check_core_wheel(wheel: Path) -> None:
 
         manifest = json.loads((REPO / "models" / "manifest.json").read_text())
         needed = ["fixative/models/manifest.json", f"fixative/models/{manifest['default']}"]
+        needed += [f"fixative/models/{g['file']}" for g in manifest.get("graphs", {}).values()]
         missing = [n for n in needed if n not in names]
         if missing:
             msg = f"{wheel.name} lacks the shipped model files {missing}"

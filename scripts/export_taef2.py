@@ -45,7 +45,7 @@ REPO = Path(__file__).resolve().parent.parent
 MODELS = REPO / "models"
 CONTRACT = "2"
 OPSET = 17
-LICENCE = "MIT, Copyright (c) 2022 Ollin Boer Bohan (github.com/madebyollin/taesd)"
+LICENCE = "MIT, Copyright (c) 2023 Ollin Boer Bohan (github.com/madebyollin/taesd); models/taef2.md"
 GRAPHS = {
     "encoder": "taef2-encoder.onnx",
     "decoder": "taef2-decoder.onnx",

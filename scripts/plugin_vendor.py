@@ -48,7 +48,9 @@ def vendor_core(lib: Path, models_dir: Path) -> None:
     target = lib / "fixative" / "models"
     target.mkdir()
     shutil.copy2(manifest_path, target / "manifest.json")
-    for name in manifest["models"]:
+    # The generators and the auxiliary graphs thorough mode runs (encoder, gradients, mask).
+    files = [*manifest["models"], *(g["file"] for g in manifest.get("graphs", {}).values())]
+    for name in files:
         shutil.copy2(models_dir / name, target / name)
 
 

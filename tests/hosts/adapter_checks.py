@@ -160,29 +160,22 @@ def core_in_root(
     return np.load(results / f"{name}-expected.npy"), report
 
 
-def vendor_graphs_if_missing(core: Path) -> list[str]:
-    """Copy the auxiliary graphs (thorough mode's encoder gradient and texture mask...) listed
-    in `core/models/manifest.json` into a built plug-in's vendored core when the build left
-    them out; returns the names copied. scripts/plugin_vendor.py copies only the generators
-    (`manifest["models"]`), so a built Krita or GIMP plug-in cannot run thorough mode until it
-    copies `manifest["graphs"]` too; then this copies nothing."""
-    import warnings
-
+def assert_graphs_vendored(core: Path) -> None:
+    """A built plug-in's vendored core carries every auxiliary graph thorough mode runs, each
+    byte-identical to the shipped one (scripts/plugin_vendor.py copies manifest["graphs"])."""
     models = core / "models"
     manifest = json.loads((models / "manifest.json").read_text())
-    copied = []
-    for entry in manifest.get("graphs", {}).values():
-        target = models / entry["file"]
-        if not target.is_file():
-            target.write_bytes((models_dir() / entry["file"]).read_bytes())
-            copied.append(entry["file"])
-    if copied:
-        warnings.warn(
-            f"the plug-in build did not vendor {copied} (scripts/plugin_vendor.py copies only "
-            "manifest['models']); copied by the test so that thorough mode can run",
-            stacklevel=2,
-        )
-    return copied
+    assert set(manifest.get("graphs", {})) >= {
+        "encoder",
+        "decoder",
+        "encoder_grad",
+        "mix_grad",
+        "texture_mask",
+    }
+    for entry in manifest["graphs"].values():
+        built = models / entry["file"]
+        assert built.is_file(), f"the plug-in build lacks {entry['file']}"
+        assert built.read_bytes() == (models_dir() / entry["file"]).read_bytes()
 
 
 def assert_within_budget(

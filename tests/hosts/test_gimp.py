@@ -33,7 +33,7 @@ def gimp_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
         tmp_path_factory.mktemp("gimp-build"),
         chk.models_dir(),
     )
-    chk.vendor_graphs_if_missing(folder / "lib" / "fixative")
+    chk.assert_graphs_vendored(folder / "lib" / "fixative")
     return folder
 
 

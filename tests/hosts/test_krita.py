@@ -35,9 +35,9 @@ XVFB_KRITA = 'xvfb-run -a -s "-screen 0 1280x1024x24 -nolisten tcp" krita --nosp
 @pytest.fixture(scope="module")
 def krita_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     zip_path = build_krita_plugin.build(tmp_path_factory.mktemp("krita-build"), chk.models_dir())
-    stage = zip_path.parent / "fixative-krita"
-    if chk.vendor_graphs_if_missing(stage / "fixative_krita" / "lib" / "fixative"):
-        build_krita_plugin.write_zip(stage, zip_path)
+    chk.assert_graphs_vendored(
+        zip_path.parent / "fixative-krita" / "fixative_krita" / "lib" / "fixative"
+    )
     return zip_path
 
 
