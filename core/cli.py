@@ -21,7 +21,7 @@ from . import view as vw
 from .declarations import add_cli_arguments
 from .errors import FixativeError, ModelError, SettingsError
 from .refine import DEFAULT_STEPS
-from .settings import DEVICES, MAX_STEPS, MODES, STRENGTHS, THOROUGH, ProtectSettings
+from .settings import DEVICES, MAX_STEPS, MODE_HELP, MODES, STRENGTHS, THOROUGH, ProtectSettings
 
 # Subcommands implemented in their own modules with `add_parser(subparsers)` + `run(args)`.
 _PLUGGED = {"check": "check", "site-snippets": "snippets"}
@@ -59,9 +59,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
         "--mode",
         choices=MODES,
         default=defaults.mode,
-        help="fast = the generator alone (a fraction of a second); thorough = the generator's "
-        "result refined with the image encoder's own gradient (about 30-60 s per image on 2 CPU "
-        "cores; far stronger) (default: %(default)s)",
+        help="; ".join(f"{m} = {MODE_HELP[m]}" for m in MODES) + " (default: %(default)s)",
     )
     p.add_argument(
         "--steps",
@@ -75,9 +73,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
         type=_view,
         default=defaults.view,
         metavar="auto|native|N",
-        help=f"the size the AI reads your picture at: auto = about 1 megapixel "
-        f"({vw.DEFAULT_SIDE}x{vw.DEFAULT_SIDE}), as trainers and img2img tools downscale; "
-        "native = the file's own size; or a number N for about NxN pixels (default: %(default)s)",
+        help="the size the AI reads your picture at: "
+        + "; ".join(f"{v} = {h}" for v, (_label, h) in vw.VIEW_HELP.items())
+        + "; or a number N for about NxN pixels (default: %(default)s)",
     )
     p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument("--threads", type=_positive, default=None, help="CPU threads for the model")

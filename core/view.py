@@ -28,6 +28,15 @@ AUTO = "auto"
 NATIVE = "native"
 DEFAULT_SIDE = 1024  # "resolution 1024": the ~1 MP FLUX- and SDXL-class models train at
 MIN_SIDE = 64
+# What each view means, in the words the CLI and every host show: (label, one-line help).
+VIEW_HELP = {
+    AUTO: (
+        "Auto (~1 MP)",
+        "compute the protection at about 1 megapixel, the size AI trainers and img2img tools "
+        "downscale pictures to",
+    ),
+    NATIVE: ("Native size", "compute the protection at the file's own size (slower on big files)"),
+}
 BAND_ROWS = 256  # rows per band of the enlargement
 # Enlargement, measured on two 4K mosaics of evaluation images (fast mode, TAEF2 latent distortion
 # read back at 1360x768 bicubic / box and 680x384 bilinear): bicubic 0.510 / 0.513 / 0.374 at

@@ -10,22 +10,16 @@ from bpy.props import BoolProperty, EnumProperty, StringProperty
 # The choices are the core's (pure Python: importing these needs neither numpy nor onnxruntime,
 # so the add-on still loads where those are missing); only their wording is here.
 from fixative.refine import DEFAULT_STEPS
-from fixative.settings import FAST, MAX_STEPS, MODES, THOROUGH, ProtectSettings
-from fixative.view import AUTO, NATIVE
+from fixative.settings import FAST, MAX_STEPS, MODE_HELP, MODES, ProtectSettings
+from fixative.view import AUTO, NATIVE, VIEW_HELP
 
-_MODE_HELP = {
-    FAST: "A fraction of a second, lighter protection",
-    THOROUGH: "About half a minute to a minute per image, much stronger protection",
-}
-_VIEW_HELP = {
-    AUTO: (
-        "Auto (~1 MP)",
-        "Compute the protection at about 1 MP, the size AI models read images at",
-    ),
-    NATIVE: ("Native Size", "Compute the protection at the image's own size"),
-}
-MODE_ITEMS = [(m, m.capitalize(), _MODE_HELP.get(m, "")) for m in MODES]
-VIEW_ITEMS = [(v, *_VIEW_HELP[v]) for v in (AUTO, NATIVE)]
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+MODE_ITEMS = [(m, m.capitalize(), _sentence(MODE_HELP.get(m, ""))) for m in MODES]
+VIEW_ITEMS = [(v, VIEW_HELP[v][0], _sentence(VIEW_HELP[v][1])) for v in (AUTO, NATIVE)]
 DEFAULT_MODE = ProtectSettings.mode  # thorough: what a single saved image gets
 FRAME_MODE = FAST  # rendered frames: a fraction of a second each, so renders are not slowed
 STEPS_HELP = (
@@ -34,7 +28,7 @@ STEPS_HELP = (
 
 
 def mode_help(mode: str) -> str:
-    return _MODE_HELP.get(mode, "")
+    return _sentence(MODE_HELP.get(mode, ""))
 
 
 STRENGTH_ITEMS = [

@@ -17,6 +17,7 @@ import adapter_checks as chk
 import numpy as np
 import pytest
 from fixative.refine import DEFAULT_STEPS
+from fixative.settings import MODE_HELP
 from harness import ROOT_RESULTS, run_host
 
 sys.path.insert(0, str(chk.REPO / "scripts"))
@@ -270,8 +271,8 @@ def test_gimp_dialogs_offer_mode_and_advanced(
     )
     for name, seen in out["dialogs"].items():
         assert seen["radios"][-2:] == [
-            "Fast: a fraction of a second, lighter protection",
-            "Thorough: about half a minute to a minute per image, much stronger protection",
+            f"Fast: {MODE_HELP['fast']}",
+            f"Thorough: {MODE_HELP['thorough']}",
         ], (name, seen)
         [advanced] = seen["expanders"]
         assert advanced["title"] == "Advanced" and advanced["expanded"] is False, advanced

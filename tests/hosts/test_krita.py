@@ -20,6 +20,8 @@ import adapter_checks as chk
 import numpy as np
 import pytest
 from fixative.refine import DEFAULT_STEPS
+from fixative.settings import MODE_HELP
+from fixative.view import VIEW_HELP
 from harness import ROOT_RESULTS, run_host
 from PIL import Image
 
@@ -39,6 +41,10 @@ def krita_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
         zip_path.parent / "fixative-krita" / "fixative_krita" / "lib" / "fixative"
     )
     return zip_path
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def vendored_lib(krita_zip: Path) -> Path:
@@ -265,9 +271,9 @@ def test_krita_export_protected(
         "fresh": {
             "mode": "thorough",
             "modes": ["fast", "thorough"],
-            "mode_help": "About half a minute to a minute per image, much stronger protection",
+            "mode_help": _sentence(MODE_HELP["thorough"]),
             "views": ["auto", "native"],
-            "view_labels": ["Auto (~1 MP, the size AI models read images at)", "Native size"],
+            "view_labels": [VIEW_HELP["auto"][0], VIEW_HELP["native"][0]],
             "steps_text": f"Default ({DEFAULT_STEPS})",
             "advanced_visible": False,
         },
@@ -279,7 +285,7 @@ def test_krita_export_protected(
         "steps": 4,
         "quality_enabled": True,
         "alpha_enabled": False,
-        "fast_help": "A fraction of a second, lighter protection",
+        "fast_help": _sentence(MODE_HELP["fast"]),
         "steps_enabled_when_fast": False,
         "advanced_shown": True,
     }

@@ -21,15 +21,8 @@ DEFAULT_VIEW = _settings.ProtectSettings.view
 MAX_STEPS = _settings.MAX_STEPS
 DEFAULT_STEPS_TEXT = f"Default ({DEFAULT_STEPS})"
 
-# One line each, shown beside the choice (the core's modes without a line here show none).
-_MODE_HELP = {
-    FAST: "a fraction of a second, lighter protection",
-    THOROUGH: "about half a minute to a minute per image, much stronger protection",
-}
-_VIEW_LABELS = {
-    _view.AUTO: "Auto (~1 MP, the size AI models read images at)",
-    _view.NATIVE: "Native size",
-}
+_MODE_HELP = _settings.MODE_HELP  # the core's one wording, as the CLI's and Blender's
+_VIEW_LABELS = {v: label for v, (label, _help) in _view.VIEW_HELP.items()}
 
 
 def mode_label(mode: str) -> str:
@@ -48,6 +41,10 @@ def mode_line(mode: str) -> str:
 
 def view_label(view: str) -> str:
     return _VIEW_LABELS.get(view, f"{view} px")
+
+
+def view_help(view: str) -> str:
+    return _view.VIEW_HELP.get(view, ("", ""))[1]
 
 
 def valid_mode(value: object, default: str = DEFAULT_MODE) -> str:

@@ -120,7 +120,7 @@ def _add_protection_arguments(procedure: Gimp.Procedure, *, quality: bool) -> No
     )
     views = Gimp.Choice.new()
     for i, name in enumerate(choices.VIEWS):
-        views.add(name, i, choices.view_label(name), choices.view_label(name))
+        views.add(name, i, choices.view_label(name), choices.view_help(name))
     procedure.add_choice_argument(
         "view",
         "AI's _view",

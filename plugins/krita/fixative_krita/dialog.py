@@ -130,7 +130,8 @@ class ExportDialog(QDialog):
 
     def _mode_changed(self) -> None:
         mode = self.mode.currentData()
-        self.mode_help.setText(choices.mode_help(mode).capitalize())
+        text = choices.mode_help(mode)
+        self.mode_help.setText(text[:1].upper() + text[1:])  # not capitalize(): keeps "CPU"
         self.steps.setEnabled(mode == choices.THOROUGH)
 
     def _advanced_toggled(self, shown: bool) -> None:
