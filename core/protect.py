@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from . import pixels as px
 from . import view as vw
 from .errors import Cancelled
+from .graphs import get_graph
 from .model import Model, get_model
 from .refine import DEFAULT_STEPS, refine
 from .report import ProtectReport
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 Progress = Callable[[float, str], None]
 Cancel = Callable[[], bool]
 
+MASK_CONTEXT = 8  # rows of context for the texture mask's pooling windows (radius 6)
 GENERATOR_SHARE = 0.03  # thorough mode: the generator's share of the progress bar
 TILE = 1536  # largest tile side: overlap costs ~1.3x at 4K-8K; activations stay ~400 MB
 FEATHER = 16  # minimum cross-fade width between tiles, pixels
@@ -197,6 +199,8 @@ def _bands(
     cancel: Cancel | None,
 ) -> Iterator[tuple[int, int, np.ndarray]]:
     """(row_start, row_stop, unit delta (3, rows, W)) bands at native size, top to bottom."""
+    import numpy as np
+
     if v.native and mode == FAST:  # today's path: the generator in bands, nothing held whole
         yield from compute_delta_rows(pixels, model, tile=tile, progress=progress, cancel=cancel)
         return
@@ -214,13 +218,26 @@ def _bands(
             src, unit, eps, steps, device=device, threads=threads,
             progress=part(share, 1.0), cancel=cancel,
         )  # fmt: skip
-    del src
     if v.native:
+        del src
         for y0 in range(0, v.height, vw.BAND_ROWS):
             y1 = min(v.height, y0 + vw.BAND_ROWS)
             yield y0, y1, unit[:, y0:y1]
-    else:
-        yield from vw.enlarge_rows(unit, v)
+        return
+    # The texture mask is a visibility rule, and visibility is judged at the file's own size:
+    # fine grain (paper, brush texture, noise) that hides the perturbation there averages out in
+    # the view. So the view's mask is divided out and the native one applied to each band.
+    mask = get_graph("texture_mask", device, threads)
+    (view_mask,) = mask.run(image=np.ascontiguousarray(src.transpose(2, 0, 1)[None]))
+    del src
+    unit /= np.maximum(view_mask[0], np.float32(1e-3))
+    np.clip(unit, -1.0, 1.0, out=unit)
+    for y0, y1, band in vw.enlarge_rows(unit, v):
+        a, b = max(0, y0 - MASK_CONTEXT), min(v.height, y1 + MASK_CONTEXT)
+        rgb = px.to_unit(pixels[a:b]).transpose(2, 0, 1)[None]
+        (native,) = mask.run(image=np.ascontiguousarray(rgb))
+        band *= native[0, :, y0 - a : y1 - a]
+        yield y0, y1, band
 
 
 def protect_with(
