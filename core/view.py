@@ -41,9 +41,10 @@ BAND_ROWS = 256  # rows per band of the enlargement
 # Enlargement, measured on two 4K mosaics of evaluation images (fast mode, TAEF2 latent distortion
 # read back at 1360x768 bicubic / box and 680x384 bilinear): bicubic 0.510 / 0.513 / 0.374 at
 # 42.0 dB, Lanczos the same (0.511 / 0.513 / 0.374) with wider taps, bilinear 0.505 / 0.507 /
-# 0.371 at 42.2 dB; native-size protection 0.408 / 0.415 / 0.269. The texture mask stays the
-# view's (inside the generator's output and the refinement's budget): re-masking at native size
-# measured the same (0.506 / 0.508 / 0.371 at 42.2 dB) for an extra full-size pass.
+# 0.371 at 42.2 dB; native-size protection 0.408 / 0.415 / 0.269. The texture mask is then
+# re-applied at native size (`protect._bands`): the same on those mosaics (0.506 / 0.508 / 0.371),
+# but where fine grain hides the perturbation at native size and averages out in the view (a
+# synthetic painting with grain: 0.31 with the view's mask, 0.36 with the native one).
 UP_FILTER = "bicubic"
 DOWN_FILTER = "bicubic"  # antialiased (Pillow widens the kernel by the scale), as ai-toolkit
 
