@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import atomic
 from .declarations import DeclarationError, DeclarationSettings
 from .errors import missing
 
@@ -469,11 +470,12 @@ def sign_c2pa(
     chain, key, alg = signing_material(settings)
     manifest = manifest_for(settings, title)
     tmp: Path | None = None
+    name = ""
     try:
         info = c2pa.C2paSignerInfo(alg=alg, sign_cert=chain, private_key=key, ta_url=None)
         # No thumbnail: it would embed a second (JPEG) copy of the image in the file.
         context = c2pa.Context.from_dict({"builder": {"thumbnail": {"enabled": False}}})
-        fd, name = tempfile.mkstemp(prefix=".c2pa-", dir=path.parent)
+        fd, name = atomic.create(path.parent, path.name)  # removed by the next run if killed
         tmp = Path(name)
         # File streams, not bytes: large 16-bit images are not held in memory twice.
         with (
@@ -495,3 +497,5 @@ def sign_c2pa(
     finally:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
+        if name:
+            atomic.release(name)

@@ -6,6 +6,8 @@ Exit codes: 0 all done, 1 some inputs failed (the others were still processed), 
 from __future__ import annotations
 
 import argparse
+import codecs
+import contextlib
 import json
 import os
 import shutil
@@ -16,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, batch
 from . import view as vw
 from .declarations import add_cli_arguments
 from .errors import FixativeError, ModelError, SettingsError
@@ -25,7 +27,6 @@ from .settings import DEVICES, MAX_STEPS, MODE_HELP, MODES, STRENGTHS, THOROUGH,
 
 # Subcommands implemented in their own modules with `add_parser(subparsers)` + `run(args)`.
 _PLUGGED = {"check": "check", "site-snippets": "snippets"}
-_EXT = {"PNG": ".png", "JPEG": ".jpg", "TIFF": ".tif", "WEBP": ".webp"}
 
 
 class UsageError(Exception):
@@ -43,11 +44,22 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
     sub.required = True
 
     p = sub.add_parser("protect", help="protect image files", description="Protect image files.")
-    p.add_argument("inputs", nargs="+", metavar="IN", help="PNG, JPEG, TIFF or WebP files")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="IN",
+        help="PNG, JPEG, TIFF or WebP files, or folders of them",
+    )
     where = p.add_mutually_exclusive_group()
     where.add_argument("-o", "--output", metavar="OUT", help="output file (one input only)")
     where.add_argument("--out-dir", metavar="DIR", help="folder for the outputs")
     where.add_argument("--in-place", action="store_true", help="replace each input (atomically)")
+    p.add_argument(
+        "-r",
+        "--recursive",
+        action="store_true",
+        help="protect the images in sub-folders too (their layout is kept under --out-dir)",
+    )
     p.add_argument(
         "--suffix",
         default=None,
@@ -84,6 +96,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
     p.add_argument("--format", choices=["png", "jpeg", "jpg", "tiff", "webp"], default=None)
     p.add_argument("--quality", type=_quality, default=None, help="JPEG/WebP quality 1-100")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="skip inputs whose output is already there and complete (resume a batch); "
+        "with --overwrite, redo only the outputs that are not complete",
+    )
     p.add_argument(
         "--no-declare", action="store_true", help="do not write the no-AI-training declarations"
     )
@@ -181,52 +199,23 @@ def main(argv: list[str] | None = None) -> int:
 # --- protect ---
 
 
-def plan_outputs(args: argparse.Namespace) -> list[tuple[Path, Path]]:
-    """(input, output) pairs from the command line, or UsageError."""
-    from .files import format_for, normalise_format
-
-    inputs = [Path(p) for p in args.inputs]
-    fmt = normalise_format(args.format) if args.format else None
-    if args.output and len(inputs) != 1:
-        msg = "-o/--output takes one input; use --out-dir for several"
+def plan_outputs(args: argparse.Namespace) -> batch.Plan:
+    """The jobs (input, output) of the command line, or UsageError."""
+    if args.skip_existing and args.in_place:
+        msg = "--skip-existing cannot be used with --in-place (the output is the input)"
         raise UsageError(msg)
-    if (args.in_place or args.output) and args.suffix is not None:
-        msg = "--suffix cannot be used with --in-place or -o"
-        raise UsageError(msg)
-    if args.in_place and fmt is not None:
-        msg = "--format cannot be used with --in-place (the file name would lie)"
-        raise UsageError(msg)
-    suffix = "-protected" if args.suffix is None else args.suffix
-    pairs = []
-    for src in inputs:
-        if args.in_place:
-            dst = src
-        elif args.output:
-            dst = Path(args.output)
-            if dst.exists() and src.exists() and os.path.samefile(dst, src):
-                msg = f"{src}: -o names the input itself; use --in-place to replace it"
-                raise UsageError(msg)
-        else:
-            folder = Path(args.out_dir) if args.out_dir else src.parent
-            ext = src.suffix
-            if fmt is not None and format_for(src) != fmt:
-                ext = _EXT[fmt]
-            dst = folder / f"{src.stem}{suffix}{ext}"
-            if dst == src or (dst.exists() and src.exists() and os.path.samefile(dst, src)):
-                msg = f"{src}: the output would replace the input; use --in-place to do that"
-                raise UsageError(msg)
-        pairs.append((src, dst))
-    seen: dict[Path, Path] = {}
-    for src, dst in pairs:
-        key = dst.resolve()
-        if key in seen:
-            msg = f"{seen[key]} and {src} would both be written to {dst}"
-            raise UsageError(msg)
-        seen[key] = src
-    if args.out_dir and not Path(args.out_dir).is_dir():
-        msg = f"--out-dir {args.out_dir}: no such folder"
-        raise UsageError(msg)
-    return pairs
+    try:
+        return batch.plan(
+            args.inputs,
+            output=args.output,
+            out_dir=args.out_dir,
+            in_place=args.in_place,
+            suffix=args.suffix,
+            fmt=args.format,
+            recursive=args.recursive,
+        )
+    except batch.PlanError as exc:
+        raise UsageError(str(exc)) from None
 
 
 class ProgressLine:
@@ -287,12 +276,54 @@ class ProgressLine:
             print(text, file=stream, flush=True)
 
 
+UNSUPPORTED_SHOWN = 20  # unsupported files named in the text summary (--json lists them all)
+
+
+def _escape(exc: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: a byte of a file name that is not UTF-8 (held by Python as a
+    surrogate) is printed as \\xNN, any other unprintable character as \\uNNNN."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    text = []
+    for ch in exc.object[exc.start : exc.end]:
+        cp = ord(ch)
+        if 0xDC80 <= cp <= 0xDCFF:
+            text.append(f"\\x{cp - 0xDC00:02x}")
+        else:
+            text.append(f"\\u{cp:04x}" if cp <= 0xFFFF else f"\\U{cp:08x}")
+    return "".join(text), exc.end
+
+
+codecs.register_error("fixative.escape", _escape)
+
+
+def _safe_text(stream: Any) -> None:
+    """Print file names that are not valid UTF-8 (or not in the terminal's encoding) escaped,
+    instead of failing with UnicodeEncodeError."""
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is not None:
+        with contextlib.suppress(Exception):
+            reconfigure(errors="fixative.escape")
+
+
+def _remove_stale_temporaries(jobs: list[batch.Job]) -> list[Path]:
+    """Temporary files left in the output folders by a killed run (see fixative.atomic)."""
+    from . import atomic
+
+    removed: list[Path] = []
+    for folder in dict.fromkeys(job.dst.parent for job in jobs):
+        removed += atomic.remove_stale(folder if str(folder) else Path("."))
+    return removed
+
+
 def cmd_protect(args: argparse.Namespace) -> int:
     from .declarations import settings_from_args
-    from .files import protect_file
+    from .errors import ImageWriteError, OutputExistsError
+    from .files import output_problem, protect_file
     from .model import get_model
 
-    pairs = plan_outputs(args)
+    plan = plan_outputs(args)
+    jobs = plan.jobs
     if args.steps is not None and args.mode != THOROUGH:
         msg = f"--steps applies to --mode {THOROUGH} only (the fast mode takes no steps)"
         raise UsageError(msg)
@@ -312,57 +343,128 @@ def cmd_protect(args: argparse.Namespace) -> int:
         )
     except FixativeError as exc:  # e.g. a --web-statement that is not a URL
         raise UsageError(str(exc)) from exc
-    get_model(settings.model_path, settings.device, settings.threads)  # fail once, early
-    if settings.mode == THOROUGH:
-        for row in graph_status():  # a missing or damaged graph would fail every file
-            if "error" in row:
-                raise ModelError(row["error"])
+    _safe_text(sys.stdout)
+    _safe_text(sys.stderr)
+    if jobs:
+        get_model(settings.model_path, settings.device, settings.threads)  # fail once, early
+        if settings.mode == THOROUGH:
+            for row in graph_status():  # a missing or damaged graph would fail every file
+                if "error" in row:
+                    raise ModelError(row["error"])
     show = not (args.quiet or args.json)
-    bar = ProgressLine(len(pairs), enabled=show, tty=sys.stderr.isatty())
-    results: list[dict[str, Any]] = [{} for _ in pairs]
+    removed = _remove_stale_temporaries(jobs)
+    if removed and show:
+        print(
+            f"removed {len(removed)} temporary file(s) left by an interrupted run",
+            file=sys.stderr,
+        )
+    bar = ProgressLine(max(1, len(jobs)), enabled=show, tty=sys.stderr.isatty())
+    results: list[dict[str, Any]] = [{} for _ in jobs]
     start = time.perf_counter()
 
+    def skipped(slot: int, why: str) -> None:
+        src, dst = jobs[slot].src, jobs[slot].dst
+        results[slot] = {"src": str(src), "dst": str(dst), "status": "skipped", "reason": why}
+        if show:
+            bar.println(f"{src} -> {dst}: skipped ({why})", sys.stdout)
+
     def one(slot: int) -> None:
-        src, dst = pairs[slot]
+        job = jobs[slot]
+        src, dst = job.src, job.dst
         name = src.name
+        overwrite = args.overwrite or args.in_place
         try:
+            if args.skip_existing and os.path.lexists(dst):
+                problem = output_problem(src, dst)
+                if problem is None:
+                    skipped(slot, "the output is already there")
+                    return
+                if not args.overwrite:
+                    msg = (
+                        f"{dst}: the output exists but is not complete ({problem}); "
+                        "use --skip-existing --overwrite to redo it"
+                    )
+                    raise ImageWriteError(msg)
+            if job.make_folder:
+                try:
+                    dst.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    reason = exc.strerror or str(exc)
+                    msg = f"{dst}: cannot make the folder {dst.parent} ({reason})"
+                    raise ImageWriteError(msg) from exc
             report = protect_file(
                 src,
                 dst,
                 settings,
                 progress=lambda f, msg: bar.update(slot, f, f"{name}: {msg}"),
-                overwrite=args.overwrite or args.in_place,
+                overwrite=overwrite,
                 fmt=args.format,
                 quality=args.quality,
             )
+        except OutputExistsError as exc:
+            if args.skip_existing and output_problem(src, dst) is None:
+                skipped(slot, "written meanwhile by another run")  # two runs, one folder
+            else:
+                failed_with(slot, str(exc))
         except Exception as exc:  # one bad file must not stop the others
             text = str(exc) if isinstance(exc, FixativeError) else f"{src}: unexpected {exc!r}"
-            results[slot] = {"src": str(src), "dst": str(dst), "error": text}
-            if not args.json:
-                bar.println(f"error: {text}", sys.stderr)
+            failed_with(slot, text)
         else:
-            results[slot] = report.to_dict()
+            results[slot] = {**report.to_dict(), "status": "protected"}
             if show:
                 bar.println(f"{src} -> {dst}: {report.summary()}", sys.stdout)
         finally:
             bar.file_done(slot)
 
-    if args.jobs > 1 and len(pairs) > 1:
+    def failed_with(slot: int, text: str) -> None:
+        src, dst = jobs[slot].src, jobs[slot].dst
+        results[slot] = {"src": str(src), "dst": str(dst), "status": "failed", "error": text}
+        if not args.json:
+            bar.println(f"error: {text}", sys.stderr)
+
+    if not args.json:
+        for _folder, text in plan.unreadable:
+            print(f"error: {text}", file=sys.stderr)
+    if args.jobs > 1 and len(jobs) > 1:
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-            list(pool.map(one, range(len(pairs))))
+            list(pool.map(one, range(len(jobs))))
     else:
-        for slot in range(len(pairs)):
+        for slot in range(len(jobs)):
             one(slot)
     bar.clear()
-    failed = sum(1 for r in results if "error" in r)
+    protected = sum(1 for r in results if r["status"] == "protected")
+    done = sum(1 for r in results if r["status"] == "skipped")
+    failed = len(jobs) - protected - done + len(plan.unreadable)  # files and unlisted folders
     seconds = time.perf_counter() - start
     if args.json:
-        summary = {"ok": len(pairs) - failed, "failed": failed, "seconds": seconds}
+        summary = {
+            "ok": protected + done,
+            "protected": protected,
+            "skipped": done,
+            "failed": failed,
+            "seconds": seconds,
+            "unsupported": [str(p) for p in plan.unsupported],
+            "unreadable_folders": [{"folder": str(f), "error": t} for f, t in plan.unreadable],
+            "removed_temporary_files": [str(p) for p in removed],
+        }
         json.dump({**summary, "files": results}, sys.stdout, indent=2)
         sys.stdout.write("\n")
     elif not args.quiet:
-        tail = f" ({failed} failed)" if failed else ""
-        print(f"protected {len(pairs) - failed} of {len(pairs)} file(s){tail} in {seconds:.1f} s")
+        parts = [f"protected {protected} of {len(jobs)} file(s)"]
+        if done:
+            parts.append(f"{done} already done")
+        if failed:
+            parts.append(f"{failed} failed")
+        head = parts[0] + (f" ({', '.join(parts[1:])})" if parts[1:] else "")
+        print(f"{head} in {seconds:.1f} s")
+        if plan.unsupported:
+            shown = ", ".join(str(p) for p in plan.unsupported[:UNSUPPORTED_SHOWN])
+            more = len(plan.unsupported) - UNSUPPORTED_SHOWN
+            tail = f" and {more} more (--json lists them all)" if more > 0 else ""
+            print(
+                f"not protected, not a PNG, JPEG, TIFF or WebP file: "
+                f"{len(plan.unsupported)} file(s): {shown}{tail}"
+            )
     return 1 if failed else 0
 
 

@@ -12,7 +12,6 @@ import contextlib
 import dataclasses
 import errno
 import os
-import tempfile
 import threading
 import time
 import warnings
@@ -20,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import png16, tiff16
+from . import atomic, png16, tiff16
 from .declarations import DeclarationSettings
 from .errors import (
     FixativeError,
@@ -183,6 +182,8 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) ->
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", image_mod.DecompressionBombWarning)
+            # e.g. "Corrupt EXIF data": a damaged file is refused or read below, not warned about
+            warnings.filterwarnings("ignore", category=UserWarning, module="PIL")
             im = image_mod.open(io.BytesIO(data))
     except UnidentifiedImageError:
         msg = f"{path}: not an image file Fixative can read (or it is corrupt)"
@@ -537,7 +538,7 @@ def write_file(
     xmp = _declare(fmt, declarations, meta.xmp, str(dst))
     tmp: str | None = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".part", dir=folder)
+        fd, tmp = atomic.create(folder, dst.name)  # hidden; removed by the next run if killed
         with os.fdopen(fd, "wb") as fh:
             _encode(fh, pixels, fmt, meta, xmp, quality)
             fh.flush()
@@ -548,6 +549,7 @@ def write_file(
 
             sign_c2pa(tmp, fmt, declarations, title=dst.name)
         _commit(Path(tmp), dst, overwrite)
+        atomic.release(tmp)
         tmp = None
     except FixativeError:
         raise
@@ -560,6 +562,7 @@ def write_file(
         if tmp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+            atomic.release(tmp)
 
 
 def _commit(tmp: Path, dst: Path, overwrite: bool) -> None:
@@ -658,6 +661,16 @@ def protect_file(
         raise OutputExistsError(msg)
     image = read_image(src)
     out_fmt = _choose_format(fmt, target, image.format)
+    if out_fmt == "JPEG" and image.pixels.shape[2] == 4:  # before the work, not after it
+        named = format_for(src)
+        misnamed = ""
+        if named is not None and named != image.format:
+            misnamed = f" (it is a {image.format} file named {src.suffix})"
+        msg = (
+            f"{src}: JPEG cannot store transparency, which this image has{misnamed}; write "
+            f"{target} as PNG, TIFF or WebP instead (--format, or another extension)"
+        )
+        raise UnsupportedImageError(msg)
     if icc_profile is not None:
         image.icc_profile = icc_profile
     protected, report = protect_array(image.pixels, settings, progress=progress, cancel=cancel)
@@ -686,6 +699,48 @@ def protect_file(
         c2pa=decl.enabled and decl.c2pa,
         seconds=time.perf_counter() - start,
     )
+
+
+def output_problem(
+    src: str | os.PathLike[str], dst: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS
+) -> str | None:
+    """Why the existing `dst` is not a finished output of `src`, or None when it is one.
+
+    Finished means: it decodes completely and has the source's size (when the source's header
+    can be read). Fixative's own outputs are always finished (they appear by an atomic rename);
+    this catches a file cut short by another program, or one that belongs to another picture.
+    """
+    src, dst = Path(src), Path(dst)
+    try:
+        out = read_image(dst, max_pixels=max_pixels)
+    except FixativeError as exc:
+        text = str(exc)
+        prefix = f"{dst}: "
+        return text[len(prefix) :] if text.startswith(prefix) else text
+    height, width = out.pixels.shape[:2]
+    size = _header_size(src)
+    if size is not None and size != (width, height):
+        return f"it is {width}x{height} but {src} is {size[0]}x{size[1]}"
+    return None
+
+
+def _header_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) from an image's header, without decoding it; None when unreadable."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(32)
+            if png16.is_png16_colour(head):
+                import struct
+
+                w, h = struct.unpack(">II", head[16:24])
+                return int(w), int(h)
+            fh.seek(0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with _pil().open(fh) as im:
+                    return int(im.width), int(im.height)
+    except Exception:  # whatever is wrong with the source, protecting it will say so
+        return None
 
 
 def _choose_format(fmt: str | None, target: Path, source_fmt: str) -> str:

@@ -82,7 +82,6 @@ def test_some_inputs_fail_exit_1(images: Path, capsys: pytest.CaptureFixture[str
         ["protect", "{a}", "--strength", "extreme"],
         ["protect", "{a}", "--jobs", "0"],
         ["protect", "{a}", "--quiet", "--json"],
-        ["protect", "{a}", "{a}"],
         ["frobnicate"],
         [],
     ],

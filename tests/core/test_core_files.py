@@ -7,7 +7,9 @@ import functools
 import io
 import os
 import struct
+import sys
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import fixative.files as ff
@@ -131,6 +133,20 @@ def _tiff16_jpeg(p: Path) -> None:
     p.write_bytes(bytes(out))
 
 
+def _junk_behind(magic: bytes) -> Callable[[Path], None]:
+    """Random bytes behind a valid magic number (a file that only claims to be an image)."""
+
+    def make(p: Path) -> None:
+        junk = np.random.default_rng(len(magic)).integers(0, 256, 4000, dtype=np.uint8)
+        p.write_bytes(magic + junk.tobytes())
+
+    return make
+
+
+def _riff(fourcc: bytes) -> bytes:
+    return b"RIFF" + struct.pack("<I", 4004) + b"WEBP" + fourcc
+
+
 CORPUS = {
     "truncated.png": (_truncated_png, ImageReadError, "truncated or corrupt"),
     "truncated.jpg": (_truncated_jpeg, ImageReadError, "truncated or corrupt"),
@@ -144,6 +160,17 @@ CORPUS = {
     "jpeg16.tif": (_tiff16_jpeg, UnsupportedImageError, "16-bit colour TIFF with compression 7"),
     "folder.png": (lambda p: p.mkdir(), ImageReadError, "is a folder"),
     "bmp.png": (lambda p: noise().save(p, "BMP"), UnsupportedImageError, "BMP files"),
+    "junk.png": (_junk_behind(b"\x89PNG\r\n\x1a\n"), ImageReadError, "not an image|corrupt"),
+    "junk.jpg": (_junk_behind(b"\xff\xd8\xff\xe0"), ImageReadError, "not an image|corrupt"),
+    "junk.tif": (_junk_behind(b"II*\0\x08\0\0\0"), ImageReadError, "not an image|corrupt"),
+    "junk-be.tif": (_junk_behind(b"MM\0*\0\0\0\x08"), ImageReadError, "not an image|corrupt"),
+    "junk.webp": (_junk_behind(_riff(b"VP8 ")), ImageReadError, "not an image|corrupt"),
+    "junk-lossless.webp": (_junk_behind(_riff(b"VP8L")), ImageReadError, "not an image|corrupt"),
+    "alpha-png-named.jpg": (  # misnamed, and its transparency cannot go into the JPEG it names
+        lambda p: noise(mode="RGBA").save(p, "PNG"),
+        UnsupportedImageError,
+        r"JPEG cannot store transparency, which this image has \(it is a PNG file named \.jpg\)",
+    ),
 }
 
 
@@ -158,6 +185,57 @@ def test_bad_inputs_give_clear_errors(conv_model: Path, tmp_path: Path, name: st
         protect_file(src, dst)
     assert str(src) in str(info.value)
     assert snapshot(tmp_path) == before  # no output, no temporary file, input unchanged
+
+
+# Odd files that must give a correct output: misnamed ones (the output is the format its name
+# says), extreme aspect ratios. The input is never modified.
+ODD = {
+    "png-named.jpg": (lambda p: noise().save(p, "PNG"), "JPEG", (48, 64)),
+    "jpeg-named.png": (lambda p: noise().save(p, "JPEG"), "PNG", (48, 64)),
+    "webp-named.tif": (lambda p: noise().save(p, "WEBP", lossless=True), "TIFF", (48, 64)),
+    "tiff-named.webp": (lambda p: noise().save(p, "TIFF"), "WEBP", (48, 64)),
+    "one-row.png": (lambda p: noise(1, 3000).save(p), "PNG", (1, 3000)),
+    "one-column.jpg": (lambda p: noise(3000, 1).save(p, "JPEG"), "JPEG", (3000, 1)),
+    "sliver.webp": (lambda p: noise(2, 1500).save(p, "WEBP", lossless=True), "WEBP", (2, 1500)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ODD))
+def test_odd_inputs_give_correct_outputs(conv_model: Path, tmp_path: Path, name: str) -> None:
+    make, fmt, shape = ODD[name]
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    src = folder / name
+    make(src)
+    before = src.read_bytes()
+    dst = folder / f"out-{name}"
+    report = protect_file(src, dst, ProtectSettings(mode="fast"))
+    assert src.read_bytes() == before
+    assert report.format == fmt and (report.height, report.width) == shape
+    with Image.open(dst) as im:
+        im.load()
+        assert im.format == fmt and (im.height, im.width) == shape
+    assert sorted(p.name for p in folder.iterdir()) == sorted([name, dst.name])
+
+
+@pytest.mark.skipif(
+    sys.platform == "win32" or os.geteuid() == 0, reason="folder permissions do not bind root"
+)
+def test_read_only_output_folder(conv_model: Path, tmp_path: Path) -> None:
+    src = tmp_path / "a.png"
+    noise().save(src)
+    before = src.read_bytes()
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        with pytest.raises(ImageWriteError, match="permission denied") as info:
+            protect_file(src, locked / "a.png", ProtectSettings(mode="fast"))
+        assert str(locked / "a.png") in str(info.value)
+        assert list(locked.iterdir()) == []
+    finally:
+        locked.chmod(0o755)
+    assert src.read_bytes() == before
 
 
 def test_missing_input(conv_model: Path, tmp_path: Path) -> None:

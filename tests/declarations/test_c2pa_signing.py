@@ -231,7 +231,7 @@ def test_certificate_refused_by_c2pa_is_a_clear_error_and_file_untouched(
     with pytest.raises(C2paSigningError, match=r"art\.png"):
         sign_c2pa(path, "PNG", settings)
     assert path.read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".c2pa-")] == []
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
 def test_missing_user_key_file_is_named(tmp_path: Path, image: Image.Image) -> None:
