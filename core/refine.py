@@ -60,17 +60,19 @@ def _reflect(length: int, padded: int) -> np.ndarray:
 
 
 def _axis_tiles(length: int) -> list[tuple[int, int, int, int]]:
-    """(core0, core1, region0, region1) per tile along an axis of `length` (a multiple of ALIGN)."""
-    core_max = TILE - 2 * MARGIN
-    count = max(1, math.ceil(length / core_max))
-    core = -(-math.ceil(length / count) // ALIGN) * ALIGN
-    tiles = []
-    for k in range(count):
-        c0, c1 = k * core, min(length, (k + 1) * core)
-        if c0 >= length:
-            break
-        tiles.append((c0, c1, max(0, c0 - MARGIN), min(length, c1 + MARGIN)))
-    return tiles
+    """(core0, core1, region0, region1) per tile along an axis of `length` (a multiple of ALIGN):
+    the fewest tiles whose regions (core plus context, none past the image's edges) fit TILE."""
+    count = 1
+    while True:
+        core = -(-math.ceil(length / count) // ALIGN) * ALIGN
+        tiles = []
+        for k in range(count):
+            c0, c1 = k * core, min(length, (k + 1) * core)
+            if c0 < length:
+                tiles.append((c0, c1, max(0, c0 - MARGIN), min(length, c1 + MARGIN)))
+        if max(r1 - r0 for *_, r0, r1 in tiles) <= TILE or core <= ALIGN:
+            return tiles
+        count += 1
 
 
 def _pool2(x: np.ndarray) -> np.ndarray:
