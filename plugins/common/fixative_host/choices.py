@@ -34,7 +34,7 @@ def mode_help(mode: str) -> str:
 
 
 def mode_line(mode: str) -> str:
-    """'Thorough: about half a minute ...': label and explanation on one line."""
+    """'Thorough: about a minute ...': label and explanation on one line."""
     help_text = mode_help(mode)
     return f"{mode_label(mode)}: {help_text}" if help_text else mode_label(mode)
 
