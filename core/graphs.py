@@ -31,6 +31,8 @@ INTERFACES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("grad", "latent", "reconstruction"),
     ),
 }
+# The graphs each mode runs (fast needs the mask only where the view is smaller than the file).
+USED_BY = {"fast": ("texture_mask",), "thorough": tuple(INTERFACES)}
 LATENT_FACTOR = 8  # TAEF2 latents are 1/8 of the image's sides
 
 

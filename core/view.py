@@ -119,16 +119,22 @@ def downscale(pixels: np.ndarray, v: View) -> np.ndarray:
 
     from . import pixels as px
 
+    resample = _filter(DOWN_FILTER)
+    size = (v.view_width, v.view_height)
+    if pixels.dtype == np.uint8:
+        # 8-bit: Pillow resamples all three channels in one pass, with no float copy at all.
+        rgb = np.ascontiguousarray(pixels[..., :3])
+        small = np.asarray(Image.fromarray(rgb, "RGB").resize(size, resample), np.float32)
+        small *= np.float32(1.0 / 255.0)
+        return small
     out = np.empty((v.view_height, v.view_width, 3), dtype=np.float32)
     unit = np.float32(1.0 / px.scale(pixels.dtype))
-    resample = _filter(DOWN_FILTER)
     for c in range(3):
         channel = pixels[..., c].astype(np.float32)  # the one full-size float buffer
         if unit != 1.0:
             channel *= unit
-        small = Image.fromarray(channel, "F").resize((v.view_width, v.view_height), resample)
+        out[..., c] = np.asarray(Image.fromarray(channel, "F").resize(size, resample))
         del channel
-        out[..., c] = np.asarray(small)
     np.clip(out, 0.0, 1.0, out=out)  # bicubic rings slightly past the range
     return out
 

@@ -59,7 +59,6 @@ def peak_rss_mb() -> float:
     return kb / 1024 if sys.platform != "darwin" else kb / 2**20
 
 
-GRAPH_ROLES = ("encoder", "encoder_grad", "texture_mask")  # what thorough mode runs
 TARGET_4K_RATIO = 2.0  # issue 15: 4K protect + write <= 2x a plain re-export (fast, default view)
 TARGET_8K_RSS_MB = 1536  # issue 15: 8K <= 1.5 GB peak RSS
 TARGET_4K_THOROUGH_S = 60.0  # issue 16: a 4K artwork in thorough mode <= 60 s on 2 CPU cores
@@ -76,7 +75,7 @@ def child(kind: str, src: str, dst: str, args: argparse.Namespace) -> None:
         result = {"seconds": time.perf_counter() - t}
     else:
         from fixative import ProtectSettings, protect_file
-        from fixative.graphs import get_graph
+        from fixative.graphs import USED_BY, get_graph
         from fixative.model import get_model
 
         mode = kind.split(":", 1)[1]
@@ -90,9 +89,8 @@ def child(kind: str, src: str, dst: str, args: argparse.Namespace) -> None:
         )
         t = time.perf_counter()
         get_model(settings.model_path, settings.device, settings.threads)
-        if mode == "thorough":
-            for role in GRAPH_ROLES:
-                get_graph(role, settings.device, settings.threads)
+        for role in USED_BY[mode]:  # sessions are made once per process, like the model's
+            get_graph(role, settings.device, settings.threads)
         load = time.perf_counter() - t
         t = time.perf_counter()
         report = protect_file(src, dst, settings, overwrite=True)
