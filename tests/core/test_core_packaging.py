@@ -29,8 +29,14 @@ def test_wheel_contains_package_model_and_entry_point(tmp_path: Path) -> None:
         manifest = json.loads(zf.read("fixative/models/manifest.json"))
         entry_points = next(n for n in names if n.endswith("entry_points.txt"))
         scripts = zf.read(entry_points).decode()
-    for module in ("__init__", "__main__", "cli", "model", "protect", "files", "png16"):
+    modules = ("__init__", "__main__", "cli", "model", "protect", "files", "png16")
+    for module in (*modules, "view", "refine", "graphs"):
         assert f"fixative/{module}.py" in names
     assert f"fixative/models/{manifest['default']}" in names
+    # Thorough mode's graphs (and the TAEF2 model card with the weights' licence) ship too.
+    assert manifest["graphs"]
+    for entry in manifest["graphs"].values():
+        assert f"fixative/models/{entry['file']}" in names
+    assert "fixative/models/taef2.md" in names
     assert "fixative = fixative.cli:main" in scripts
     assert not any(n.startswith(("tests/", "scripts/", "plugins/")) for n in names)
