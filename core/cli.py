@@ -105,6 +105,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
     p.add_argument(
         "--no-declare", action="store_true", help="do not write the no-AI-training declarations"
     )
+    p.add_argument(
+        "--preview",
+        metavar="FILE",
+        help="also write what the AI sees (one input only): original | protected | the AI's "
+        "reconstruction of each, at about 512x512",
+    )
     add_cli_arguments(p)  # --data-mining, --creator, --c2pa, ... (fixative.declarations)
     out = p.add_mutually_exclusive_group()
     out.add_argument("-q", "--quiet", action="store_true", help="print errors only")
@@ -199,10 +205,24 @@ def main(argv: list[str] | None = None) -> int:
 # --- protect ---
 
 
+def _write_preview(src: Path, dst: Path, path: str, settings: ProtectSettings) -> str:
+    """Write the preview sheet of `src` and its protected `dst` to `path` (PNG unless named)."""
+    from .files import format_for, read_image, write_image
+    from .preview import sheet
+
+    original, protected = read_image(src).pixels, read_image(dst).pixels
+    panels = sheet(original, protected, device=settings.device, threads=settings.threads)
+    write_image(path, panels, fmt=format_for(path) or "PNG", settings=settings, overwrite=True)
+    return str(path)
+
+
 def plan_outputs(args: argparse.Namespace) -> batch.Plan:
     """The jobs (input, output) of the command line, or UsageError."""
     if args.skip_existing and args.in_place:
         msg = "--skip-existing cannot be used with --in-place (the output is the input)"
+        raise UsageError(msg)
+    if getattr(args, "preview", None) and len(args.inputs) != 1:
+        msg = "--preview needs exactly one input file"
         raise UsageError(msg)
     try:
         return batch.plan(
@@ -413,6 +433,15 @@ def cmd_protect(args: argparse.Namespace) -> int:
             results[slot] = {**report.to_dict(), "status": "protected"}
             if show:
                 bar.println(f"{src} -> {dst}: {report.summary()}", sys.stdout)
+            if args.preview:
+                try:
+                    results[slot]["preview"] = _write_preview(src, dst, args.preview, settings)
+                except Exception as exc:  # the protected file stands; only the preview failed
+                    text = str(exc) if isinstance(exc, FixativeError) else repr(exc)
+                    failed_with(slot, f"{args.preview}: preview not written ({text})")
+                    return
+                if show:
+                    bar.println(f"what the AI sees: {args.preview}", sys.stdout)
         finally:
             bar.file_done(slot)
 
