@@ -673,6 +673,10 @@ def protect_file(
         raise UnsupportedImageError(msg)
     if icc_profile is not None:
         image.icc_profile = icc_profile
+    if settings.declarations.enabled and image.xmp:  # a hostile packet: refused before the work
+        from .declarations import xmp_for
+
+        xmp_for(settings.declarations, image.xmp, source=str(src))  # size: checked on write
     protected, report = protect_array(image.pixels, settings, progress=progress, cancel=cancel)
     write_file(
         target,

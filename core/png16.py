@@ -12,7 +12,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .errors import ImageReadError
+from .errors import ImageReadError, UnsupportedImageError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -21,6 +21,9 @@ SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}
 XMP_KEY = "XML:com.adobe.xmp"
 _METRE_PER_INCH = 0.0254
+# The most a compressed metadata chunk (iCCP, zTXt, iTXt) may inflate to: a decompression bomb
+# of a few MB could otherwise inflate to GBs. Real ICC profiles and XMP packets are far smaller.
+MAX_METADATA_INFLATE = 16 << 20
 # Adam7 passes: (x start, y start, x step, y step)
 _ADAM7 = (
     (0, 0, 8, 8),
@@ -76,12 +79,25 @@ def _chunks(data: bytes, source: str) -> list[tuple[bytes, bytes]]:
             return out
 
 
-def _meta_from(chunks: list[tuple[bytes, bytes]]) -> PngMeta:
+def _inflate(body: bytes, kind: bytes, source: str) -> bytes:
+    """zlib data of a metadata chunk, refused if it inflates past MAX_METADATA_INFLATE."""
+    inflater = zlib.decompressobj()
+    out = inflater.decompress(body, MAX_METADATA_INFLATE)
+    if inflater.unconsumed_tail or len(out) >= MAX_METADATA_INFLATE:
+        msg = (
+            f"{source}: the PNG {kind.decode('latin-1')} chunk inflates to more than "
+            f"{MAX_METADATA_INFLATE >> 20} MB (a decompression bomb?); refused"
+        )
+        raise ImageReadError(msg)
+    return out
+
+
+def _meta_from(chunks: list[tuple[bytes, bytes]], source: str) -> PngMeta:
     meta = PngMeta()
     for kind, body in chunks:
         if kind == b"iCCP":
             name_end = body.index(b"\0")
-            meta.icc = zlib.decompress(body[name_end + 2 :])
+            meta.icc = _inflate(body[name_end + 2 :], kind, source)
         elif kind == b"eXIf":
             meta.exif = body
         elif kind == b"pHYs" and len(body) == 9 and body[8] == 1:
@@ -92,14 +108,14 @@ def _meta_from(chunks: list[tuple[bytes, bytes]]) -> PngMeta:
             meta.text[key.decode("latin-1")] = value.decode("latin-1")
         elif kind == b"zTXt":
             key, _, value = body.partition(b"\0")
-            meta.text[key.decode("latin-1")] = zlib.decompress(value[1:]).decode("latin-1")
+            meta.text[key.decode("latin-1")] = _inflate(value[1:], kind, source).decode("latin-1")
         elif kind == b"iTXt":
             key, _, rest = body.partition(b"\0")
             compressed, rest = rest[0], rest[2:]
             _lang, _, rest = rest.partition(b"\0")
             _tkey, _, value = rest.partition(b"\0")
             if compressed:
-                value = zlib.decompress(value)
+                value = _inflate(value, kind, source)
             if key == XMP_KEY.encode():
                 meta.xmp = value
             else:
@@ -166,6 +182,14 @@ def decode(data: bytes, source: str) -> tuple[np.ndarray, PngMeta]:
     import numpy as np
 
     chunks = _chunks(data, source)
+    frames = [body for kind, body in chunks if kind == b"acTL"]
+    if frames:  # APNG: Fixative would keep only the first frame; refuse instead
+        n = struct.unpack(">I", frames[0][:4])[0] if len(frames[0]) >= 4 else "several"
+        msg = f"{source}: animated images are not supported (it has {n} frames)"
+        raise UnsupportedImageError(msg)
+    if chunks[0][0] != b"IHDR" or len(chunks[0][1]) != 13 or chunks[0][1][9] not in _CHANNELS:
+        msg = f"{source}: corrupt PNG (bad IHDR chunk)"
+        raise ImageReadError(msg)
     w, h, _depth, colour, _comp, _filter, interlace = struct.unpack(">IIBBBBB", chunks[0][1])
     channels = _CHANNELS[colour]
     bpp = channels * 2
@@ -193,7 +217,12 @@ def decode(data: bytes, source: str) -> tuple[np.ndarray, PngMeta]:
         pixels = _unfilter(rows, ph, pw, bpp, source)
         sub = pixels.reshape(ph, pw * bpp).view(">u2").reshape(ph, pw, channels)
         arr[y0::dy, x0::dx] = sub
-    return arr, _meta_from(chunks)
+    try:
+        meta = _meta_from(chunks, source)
+    except (ValueError, IndexError, zlib.error) as exc:  # a missing NUL, bad UTF-8, bad zlib
+        msg = f"{source}: corrupt PNG metadata chunk ({exc})"
+        raise ImageReadError(msg) from None
+    return arr, meta
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:

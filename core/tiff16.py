@@ -103,8 +103,19 @@ def _decompress(
     from PIL import Image
 
     if compression in _DEFLATE or compression == 1:
-        raw = b"".join(zlib.decompress(s) if compression != 1 else s for s in strips)
-        if len(raw) < width * h * 2:
+        need = width * h * 2
+        if compression == 1:
+            raw = b"".join(strips)
+        else:  # inflate no more than the image needs: a strip may be a decompression bomb
+            parts, have = [], 0
+            for s in strips:
+                part = zlib.decompressobj().decompress(s, need - have + 1)
+                parts.append(part)
+                have += len(part)
+                if have > need:
+                    break
+            raw = b"".join(parts)
+        if len(raw) < need:
             msg = "image data ends early"
             raise ValueError(msg)
         return np.frombuffer(raw, dtype=">u2" if big else "<u2", count=width * h).reshape(h, width)
