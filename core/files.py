@@ -198,9 +198,16 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) ->
     if fmt not in FORMATS:
         msg = f"{path}: {fmt} files are not supported (PNG, JPEG, TIFF and WebP are)"
         raise UnsupportedImageError(msg)
-    if getattr(im, "n_frames", 1) > 1:
+    try:
+        with warnings.catch_warnings():  # TIFF: walks every IFD, which may be corrupt
+            warnings.filterwarnings("ignore", category=UserWarning, module="PIL")
+            n_frames = getattr(im, "n_frames", 1)
+    except (OSError, SyntaxError, ValueError, TypeError, KeyError, EOFError) as exc:
+        msg = f"{path}: corrupt image header ({exc})"
+        raise ImageReadError(msg) from None
+    if n_frames > 1:
         kind = "multi-page" if fmt == "TIFF" else "animated"
-        msg = f"{path}: {kind} images are not supported (it has {im.n_frames} frames)"
+        msg = f"{path}: {kind} images are not supported (it has {n_frames} frames)"
         raise UnsupportedImageError(msg)
     _check_size(im.width, im.height, path, max_pixels)
     if im.mode == "CMYK":
@@ -345,13 +352,21 @@ def _read_png16(data: bytes, path: Path, max_pixels: int) -> ImageFile:
 
 def _read_tiff16(data: bytes, im: Any, path: Path, orientation: int | None) -> ImageFile:
     """16-bit colour TIFF, decoded here since Pillow would keep only 8 bits (stored layout)."""
-    arr = tiff16.decode(data, im, str(path))
+    try:
+        arr = tiff16.decode(data, im, str(path))
+        mode = {2: "LA;16", 3: "RGB;16", 4: "RGBA;16"}[arr.shape[2]]
+    except FixativeError:
+        raise
+    except (KeyError, TypeError, ValueError, OSError, SyntaxError, EOFError) as exc:
+        # missing or inconsistent tags in a damaged file (e.g. no width, a bad sample count)
+        msg = f"{path}: corrupt TIFF (bad or missing tags: {exc!r})"
+        raise ImageReadError(msg) from None
     grey = arr.shape[2] == 2
     xmp = im.info.get("xmp")
     return ImageFile(
         pixels=_grey_to_rgb(arr) if grey else arr,
         format="TIFF",
-        mode={2: "LA;16", 3: "RGB;16", 4: "RGBA;16"}[arr.shape[2]],
+        mode=mode,
         grey=grey,
         icc_profile=im.info.get("icc_profile") or None,
         exif=_tiff_tags(im, path, orientation),
