@@ -170,7 +170,14 @@ def _webp_lossless(data: bytes) -> bool:
 
 def read_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> ImageFile:
     """Decode a PNG/JPEG/TIFF/WebP file into the array contract, with its metadata."""
-    path = Path(path)
+    with warnings.catch_warnings():
+        # e.g. "Tag data larger than file" from a damaged TIFF's tags (read again for EXIF):
+        # a damaged file is refused or read, not warned about
+        warnings.filterwarnings("ignore", category=UserWarning, module="PIL")
+        return _read_image(Path(path), max_pixels)
+
+
+def _read_image(path: Path, max_pixels: int) -> ImageFile:
     data = _read_bytes(path)
     if png16.is_png16_colour(data[:32]):
         return _read_png16(data, path, max_pixels)
@@ -199,9 +206,7 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) ->
         msg = f"{path}: {fmt} files are not supported (PNG, JPEG, TIFF and WebP are)"
         raise UnsupportedImageError(msg)
     try:
-        with warnings.catch_warnings():  # TIFF: walks every IFD, which may be corrupt
-            warnings.filterwarnings("ignore", category=UserWarning, module="PIL")
-            n_frames = getattr(im, "n_frames", 1)
+        n_frames = getattr(im, "n_frames", 1)  # TIFF: walks every IFD, which may be corrupt
     except (OSError, SyntaxError, ValueError, TypeError, KeyError, EOFError) as exc:
         msg = f"{path}: corrupt image header ({exc})"
         raise ImageReadError(msg) from None
