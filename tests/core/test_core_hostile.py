@@ -155,6 +155,24 @@ def _gigapixel_tiff(p: Path) -> None:
     p.write_bytes(_tiff(100_000, 100_000, 8, 8, 30_000_000_000 % (1 << 32)))
 
 
+def _gigapixel_jpeg(p: Path) -> None:
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16), (1, 2, 3)).save(buf, "JPEG")
+    data = bytearray(buf.getvalue())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", 65535, 65535)  # height, width
+    p.write_bytes(bytes(data))
+
+
+def _gigapixel_webp(p: Path) -> None:
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16), (1, 2, 3)).save(buf, "WEBP", lossless=True)
+    data = bytearray(buf.getvalue())
+    assert data[12:16] == b"VP8L" and data[20] == 0x2F
+    data[21:25] = struct.pack("<I", 16383 | (16383 << 14))  # 16384x16384, no alpha
+    p.write_bytes(bytes(data))
+
+
 def _garbage_exif_png(p: Path) -> None:
     junk = np.random.default_rng(5).integers(0, 256, 300, dtype=np.uint8).tobytes()
     p.write_bytes(_png([_chunk(b"eXIf", b"MM\0*" + junk)]))
@@ -214,6 +232,8 @@ HOSTILE: dict[str, tuple[Callable[[Path], None], bool, str]] = {
     "iccp-bomb16.png": (lambda p: p.write_bytes(_png([_iccp()], sixteen=True)), True, "either"),
     "gigapixel16.png": (_gigapixel_png16, True, "ImageTooLargeError"),
     "gigapixel.tif": (_gigapixel_tiff, True, "ImageTooLargeError"),
+    "gigapixel.jpg": (_gigapixel_jpeg, True, "ImageTooLargeError"),
+    "gigapixel.webp": (_gigapixel_webp, True, "ImageTooLargeError"),
     "laughs.png": (_xmp_png(BILLION_LAUGHS), True, "CorruptXmpError"),
     "laughs.jpg": (_xmp_jpeg(BILLION_LAUGHS), True, "CorruptXmpError"),
     "laughs-kept.png": (_xmp_png(BILLION_LAUGHS), False, "either"),
