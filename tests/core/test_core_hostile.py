@@ -257,7 +257,7 @@ if sys.argv[5] == "1":
     sys.modules["defusedxml"] = None  # the runtime must be safe without it
 from fixative import DeclarationSettings, FixativeError, ProtectSettings, protect_file
 declare = DeclarationSettings(enabled=sys.argv[3] == "1")
-settings = ProtectSettings(mode="fast", declarations=declare)
+settings = ProtectSettings(mode="fast", threads=1, declarations=declare)
 try:
     protect_file(sys.argv[1], sys.argv[2], settings)
 except FixativeError as exc:
@@ -283,7 +283,9 @@ def run_child(src: Path, dst: Path, declare: bool, no_defusedxml: bool = False) 
         text=True,
         timeout=TIMEOUT_S,
         preexec_fn=limit,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        # one model thread and few malloc arenas: on a many-core machine, per-thread stacks
+        # and arenas alone would use up the address-space limit
+        env={**os.environ, "OMP_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2"},
         check=False,
     )
     assert proc.returncode == 0 and proc.stdout.strip(), (
