@@ -23,11 +23,9 @@ import fixative.files as ff
 import numpy as np
 import pytest
 from fixative import FixativeError, ProtectSettings, png16, protect_file, tiff16
+from hypothesis import HealthCheck, given, settings  # the test extra: never skipped without it
+from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
-
-hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 LONG = os.environ.get("FIXATIVE_FUZZ_EXAMPLES")
 EXAMPLES = int(LONG or 50)
