@@ -1,7 +1,7 @@
 """Nothing the test suite, the package, the plug-ins or the benchmark defaults use may come from
-`../shared` beside the clone: that folder exists only on the development machines, so a fresh
-clone would fail there (issue 11). `.ci/run` also runs the suite with `../shared` hidden; this
-cheap check names the offending line before that long run does.
+the development folder beside the clone (`DEV` below): it exists only on the development
+machines, so a fresh clone would fail there (issue 11). `.ci/run` also runs the suite with that
+folder hidden; this cheap check names the offending line before that long run does.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import tokenize
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+DEV = "sha" "red"  # the folder's name, spelt once and split: this file never names it
 # Everything under these folders, plus the scripts whose defaults the README's commands run.
 SCANNED_DIRS = ("tests", "core", "plugins")
 SCANNED_FILES = (
@@ -69,10 +70,10 @@ def outside_references() -> list[str]:
 
 def test_the_pattern_catches_the_usual_spellings():
     for line in (
-        'REPO.parent / "shared" / "data" / "dev"',
-        "x = Path('../shared/models/taef2')",
-        'scripts.parent.parent / "shared/models/taef2"',
-        'open("/work/shared/data/dev/SOURCES.md")',
+        f'REPO.parent / "{DEV}" / "data" / "dev"',
+        f"x = Path('../{DEV}/models/taef2')",
+        f'scripts.parent.parent / "{DEV}/models/taef2"',
+        f'open("/work/{DEV}/data/dev/SOURCES.md")',
     ):
         assert OUTSIDE.search(line), line
     for line in ('"""Checks shared by the Krita and GIMP host tests."""', '".local/share/krita"'):
@@ -81,14 +82,14 @@ def test_the_pattern_catches_the_usual_spellings():
 
 def test_comments_are_not_counted(tmp_path):
     src = tmp_path / "m.py"
-    src.write_text('A = 1  # was REPO.parent / "shared"\n# ../shared/data/dev\nB = "../shared"\n')
+    src.write_text(f'A = 1  # was REPO.parent / "{DEV}"\n# ../{DEV}/data/dev\nB = "../{DEV}"\n')
     kept = [line for _, line in _without_comments(src, src.read_text()) if OUTSIDE.search(line)]
-    assert kept == ['B = "../shared"']
+    assert kept == [f'B = "../{DEV}"']
 
 
 def test_no_path_outside_the_clone():
     hits = outside_references()
     assert not hits, (
-        "paths outside the clone (../shared exists only on development machines; commit the"
+        f"paths outside the clone (../{DEV} exists only on development machines; commit the"
         " data under data/ or synthesise it in a fixture):\n" + "\n".join(hits)
     )
