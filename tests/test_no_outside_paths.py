@@ -12,7 +12,7 @@ import tokenize
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-DEV = "sha" "red"  # the folder's name, spelt once and split: this file never names it
+DEV = "".join(("sha", "red"))  # the folder's name, spelt once and split: never a path here
 # Everything under these folders, plus the scripts whose defaults the README's commands run.
 SCANNED_DIRS = ("tests", "core", "plugins")
 SCANNED_FILES = (
