@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 Progress = Callable[[float, str], None]
 Cancel = Callable[[], bool]
 
+NATIVE_MASK = True  # re-apply the texture mask at native size (measured: scripts/sweep_view.py)
 MASK_CONTEXT = 8  # rows of context for the texture mask's pooling windows (radius 6)
 GENERATOR_SHARE = 0.03  # thorough mode: the generator's share of the progress bar
 TILE = 1536  # largest tile side: overlap costs ~1.3x at 4K-8K; activations stay ~400 MB
@@ -227,6 +228,10 @@ def _bands(
     # The texture mask is a visibility rule, and visibility is judged at the file's own size:
     # fine grain (paper, brush texture, noise) that hides the perturbation there averages out in
     # the view. So the view's mask is divided out and the native one applied to each band.
+    if not NATIVE_MASK:
+        del src
+        yield from vw.enlarge_rows(unit, v)
+        return
     mask = get_graph("texture_mask", device, threads)
     (view_mask,) = mask.run(image=np.ascontiguousarray(src.transpose(2, 0, 1)[None]))
     del src

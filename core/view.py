@@ -38,13 +38,13 @@ VIEW_HELP = {
     NATIVE: ("Native size", "compute the protection at the file's own size (slower on big files)"),
 }
 BAND_ROWS = 256  # rows per band of the enlargement
-# Enlargement, measured on two 4K mosaics of evaluation images (fast mode, TAEF2 latent distortion
-# read back at 1360x768 bicubic / box and 680x384 bilinear): bicubic 0.510 / 0.513 / 0.374 at
-# 42.0 dB, Lanczos the same (0.511 / 0.513 / 0.374) with wider taps, bilinear 0.505 / 0.507 /
-# 0.371 at 42.2 dB; native-size protection 0.408 / 0.415 / 0.269. The texture mask is then
-# re-applied at native size (`protect._bands`): the same on those mosaics (0.506 / 0.508 / 0.371),
-# but where fine grain hides the perturbation at native size and averages out in the view (a
-# synthetic painting with grain: 0.31 with the view's mask, 0.36 with the native one).
+# Measured with `python scripts/sweep_view.py` (two 4K mosaics of evaluation images, fast mode;
+# TAEF2 latent distortion read back at 1360x768 bicubic / box and 680x384 bilinear): bicubic
+# enlargement 0.505 / 0.508 / 0.371 at 42.2 dB, Lanczos the same with wider taps (0.505 / 0.507 /
+# 0.370), bilinear 0.501 / 0.503 / 0.368; native-size protection 0.408 / 0.415 / 0.269. The
+# texture mask is re-applied at native size (`protect.NATIVE_MASK`): the view's own mask measured
+# about the same there (0.510 / 0.513 / 0.374 at 42.0 dB), and visibility is judged at the file's
+# size, where fine grain that hides the perturbation would average out in the view.
 UP_FILTER = "bicubic"
 DOWN_FILTER = "bicubic"  # antialiased (Pillow widens the kernel by the scale), as ai-toolkit
 
