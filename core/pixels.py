@@ -70,3 +70,22 @@ def from_unit(rgb: np.ndarray, dtype: np.dtype) -> np.ndarray:
     out = np.clip(rgb, 0.0, 1.0) * np.float32(s)
     np.rint(out, out=out)
     return out.astype(dtype)
+
+
+def flatten_alpha(pixels: np.ndarray) -> np.ndarray:
+    """RGBA over opaque white (`formats.FLATTEN_BACKGROUND`), same dtype, RGB; RGB unchanged.
+
+    For a format that cannot store alpha (`Format.alpha` False) when a host exports an image
+    that has it, as the hosts' own JPEG exporters do.
+    """
+    import numpy as np
+
+    if pixels.shape[2] != 4:
+        return pixels
+    peak = np.float32(scale(pixels.dtype))
+    rgb = pixels[..., :3].astype(np.float32)
+    alpha = pixels[..., 3:].astype(np.float32) / peak
+    out = rgb * alpha + peak * (1.0 - alpha)
+    if pixels.dtype == np.float32:
+        return out.astype(np.float32)
+    return np.clip(np.rint(out), 0, peak).astype(pixels.dtype)

@@ -11,6 +11,12 @@ from .errors import SettingsError
 from .view import parse as view_setting
 
 STRENGTHS = ("low", "medium", "high")
+# The budget of each strength is the model's (`ModelSpec.epsilon`); these are its words.
+STRENGTH_HELP = {
+    "low": "least visible, lightest protection",
+    "medium": "barely visible on most art, solid protection (the default)",
+    "high": "may show as fine grain on flat colour, strongest protection",
+}
 DEVICES = ("auto", "cpu", "gpu")
 FAST = "fast"
 THOROUGH = "thorough"
@@ -24,6 +30,17 @@ MODE_HELP = {
     ),
 }
 MAX_STEPS = 200
+DEVICE_HELP = {
+    "auto": "the GPU when onnxruntime has one, else the CPU",
+    "cpu": "always the CPU",
+    "gpu": "the GPU (CUDA, DirectML or CoreML, whichever onnxruntime offers)",
+}
+# The declarations' one label and explanation (fixative.declarations writes them).
+DECLARE_LABEL = 'Declare "no AI training"'
+DECLARE_HELP = (
+    "write machine-readable IPTC/XMP statements into the file that it may not be used for "
+    "AI training or text and data mining"
+)
 
 
 @dataclass(frozen=True)

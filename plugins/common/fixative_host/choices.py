@@ -8,10 +8,19 @@ plain Python), so a host that runs the core in an external Python can still buil
 
 from __future__ import annotations
 
+from fixative import formats as _formats
 from fixative import settings as _settings
 from fixative import view as _view
 from fixative.refine import DEFAULT_STEPS
 
+STRENGTHS = _settings.STRENGTHS
+DEFAULT_STRENGTH = _settings.ProtectSettings.strength
+DEVICES = _settings.DEVICES
+FORMATS = _formats.FORMATS  # Pillow name -> fixative.formats.Format
+FORMAT_KEYS = _formats.KEYS  # png, jpeg, tiff, webp: the order the dialogs list them
+DEFAULT_FORMAT = "png"
+DECLARE_LABEL = _settings.DECLARE_LABEL
+DECLARE_HELP = _settings.DECLARE_HELP
 MODES = _settings.MODES
 FAST = _settings.FAST
 THOROUGH = _settings.THOROUGH
@@ -23,6 +32,41 @@ DEFAULT_STEPS_TEXT = f"Default ({DEFAULT_STEPS})"
 
 _MODE_HELP = _settings.MODE_HELP  # the core's one wording, as the CLI's and Blender's
 _VIEW_LABELS = {v: label for v, (label, _help) in _view.VIEW_HELP.items()}
+
+
+def strength_label(strength: str) -> str:
+    return strength.capitalize()
+
+
+def strength_help(strength: str) -> str:
+    return _settings.STRENGTH_HELP.get(strength, "")
+
+
+def strength_line(strength: str) -> str:
+    """'Medium: barely visible ...': label and explanation on one line."""
+    return f"{strength_label(strength)}: {strength_help(strength)}"
+
+
+def device_help(device: str) -> str:
+    return _settings.DEVICE_HELP.get(device, "")
+
+
+def valid_strength(value: object, default: str = DEFAULT_STRENGTH) -> str:
+    return value if isinstance(value, str) and value in STRENGTHS else default
+
+
+def format_of(key: str) -> _formats.Format:
+    """The core's format for a settings key ('png', 'jpeg', ...), or SettingsError."""
+    return _formats.get(key)
+
+
+def valid_format(value: object, default: str = DEFAULT_FORMAT) -> str:
+    return value if isinstance(value, str) and value in FORMAT_KEYS else default
+
+
+def output_name(stem: str, fmt: str) -> str:
+    """'art' + 'png' -> 'art-protected.png': the core's default output name."""
+    return _formats.output_name(stem, fmt)
 
 
 def mode_label(mode: str) -> str:
