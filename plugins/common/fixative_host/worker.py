@@ -2,9 +2,11 @@
 
 Reads the pixels and the job the host wrote, runs `runner.execute` (the same function the
 in-process path runs) and answers with JSON lines on stdout: progress, then one report or
-one error. With `--watch-stdin` (the runner passes it) its stdin is a pipe the host never
-writes to: end of file there means the host went away (GIMP kills a plug-in whose progress
-the user cancelled), and the core then stops at its next step or tile, writing nothing.
+one error. A job of kind "preview" (`preview.run_preview`) runs `preview.compute` instead,
+writes the sheet's pixels to JOBDIR/sheet.raw and reports their header. With `--watch-stdin`
+(the runner passes it) its stdin is a pipe the host never writes to: end of file there means
+the host went away (GIMP kills a plug-in whose progress the user cancelled), and the core
+then stops at its next step or tile, writing nothing.
 """
 
 from __future__ import annotations
@@ -49,13 +51,25 @@ def main(argv: list[str]) -> int:
             (workdir / "pixels.raw").read_bytes(),
             icc_path.read_bytes() if icc_path.exists() else None,
         )
-        job = ExportJob(**spec["job"])
-        report = execute(
-            raw,
-            job,
-            lambda f, m: _say({"progress": f, "message": m}),
-            _host_gone() if "--watch-stdin" in argv[1:] else None,
-        )
+
+        def progress(fraction: float, message: str) -> None:
+            _say({"progress": fraction, "message": message})
+
+        cancel = _host_gone() if "--watch-stdin" in argv[1:] else None
+        if spec.get("kind") == "preview":
+            from .preview import compute
+
+            sheet = compute(
+                raw,
+                spec["settings"],
+                keep_alpha=spec.get("keep_alpha", True),
+                progress=progress,
+                cancel=cancel,
+            )
+            (workdir / "sheet.raw").write_bytes(sheet.data)
+            report = sheet.header()
+        else:
+            report = execute(raw, ExportJob(**spec["job"]), progress, cancel)
     except ImportError as exc:
         _say({"error": f"Fixative cannot run in {sys.executable}: {exc}", "kind": "missing"})
         return 1
