@@ -5,12 +5,13 @@
         [--platform linux-x64 --platform windows-x64 ...] [--system-deps] [--stage-only]
         [--blender "blender"]
 
-Steps: copy `plugins/blender/` to a staging folder; build the project as a wheel
-(`pip wheel . --no-deps`, the `fixative` package with its shipped model in `fixative/models/`);
-download each platform's onnxruntime and Pillow wheels with their dependencies for the target
-Python (`pip download --only-binary=:all:`), dropping numpy, which Blender ships; list them in the
-staged `blender_manifest.toml`; then `blender --command extension build --split-platforms` and
-`blender --command extension validate` on every zip.
+Steps: copy `plugins/blender/` to a staging folder, with the host glue shared with Krita and
+GIMP (`plugins/common/fixative_host`) as its sub-package `fixative_host`; build the project as a
+wheel (`pip wheel . --no-deps`, the `fixative` package with its shipped model in
+`fixative/models/`); download each platform's onnxruntime and Pillow wheels with their
+dependencies for the target Python (`pip download --only-binary=:all:`), dropping numpy, which
+Blender ships; list them in the staged `blender_manifest.toml`; then `blender --command
+extension build --split-platforms` and `blender --command extension validate` on every zip.
 
 Blender 4.2-5.0 bundle CPython 3.11 (`--python 3.11`, the default); later releases and distro
 builds may run 3.13 (`--python 3.13`). Each Python version gets its own output folder.
@@ -30,6 +31,8 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+
+from plugin_vendor import vendor_glue
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCE = REPO / "plugins" / "blender"
@@ -60,6 +63,9 @@ def stage_source(stage: Path) -> None:
     if stage.exists():
         shutil.rmtree(stage)
     shutil.copytree(SOURCE, stage, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    # Imported relatively (`from .fixative_host import ...`), as Blender asks of extensions:
+    # no sys.path changes, no clash with another add-on's copy.
+    vendor_glue(stage)
 
 
 def build_core_wheel(wheels: Path) -> Path:

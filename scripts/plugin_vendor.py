@@ -1,8 +1,10 @@
-"""Shared steps of the Krita and GIMP packaging scripts.
+"""Shared steps of the Krita, GIMP and Blender packaging scripts.
 
-Both plug-ins carry the core (`core/` as the package `fixative`, with `models/`), the
-host-neutral glue (`plugins/common/fixative_host`) and, optionally, third-party wheels
-unpacked for one platform and Python version.
+The Krita and GIMP plug-ins carry the core (`core/` as the package `fixative`, with
+`models/`), the host-neutral glue (`plugins/common/fixative_host`) and, optionally,
+third-party wheels unpacked for one platform and Python version. The Blender extension gets
+the core as a wheel (Blender installs wheels itself) and the glue as a sub-package
+(`vendor_glue`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+GLUE = REPO / "plugins" / "common" / "fixative_host"
 # Only what the core imports at run time: onnxruntime's declared dependencies (protobuf,
 # flatbuffers, sympy via coloredlogs...) serve its tools, not inference, hence --no-deps.
 RUNTIME_PACKAGES = ("numpy", "onnxruntime", "pillow")
@@ -37,9 +40,7 @@ _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc")
 def vendor_core(lib: Path, models_dir: Path) -> None:
     """Copy the core as `lib/fixative` (with the shipped models) and `lib/fixative_host`."""
     shutil.copytree(REPO / "core", lib / "fixative", ignore=_IGNORE)
-    shutil.copytree(
-        REPO / "plugins" / "common" / "fixative_host", lib / "fixative_host", ignore=_IGNORE
-    )
+    vendor_glue(lib)
     manifest_path = models_dir / "manifest.json"
     if not manifest_path.is_file():
         msg = f"{manifest_path}: no model manifest; the plug-in needs the shipped model"
@@ -52,6 +53,14 @@ def vendor_core(lib: Path, models_dir: Path) -> None:
     files = [*manifest["models"], *(g["file"] for g in manifest.get("graphs", {}).values())]
     for name in files:
         shutil.copy2(models_dir / name, target / name)
+
+
+def vendor_glue(folder: Path) -> Path:
+    """Copy the host glue as `folder/fixative_host`; returns it. Its modules import each other
+    relatively, so it works as a top-level package (Krita, GIMP) or a sub-package (Blender)."""
+    target = folder / "fixative_host"
+    shutil.copytree(GLUE, target, ignore=_IGNORE)
+    return target
 
 
 def vendor_wheels(deps: Path, platform: str, python: str) -> list[str]:

@@ -1,7 +1,10 @@
 """Fixative for Blender: Save Protected As… and protection of rendered frames.
 
-Only Blender's UI lives here; protection itself is the `fixative` core (installed from the
-extension's wheels) and is imported on first use, so a missing dependency never fails the load.
+Only Blender's UI and pixel access live here. Protection is the `fixative` core (installed
+from the extension's wheels), reached through the glue shared with Krita and GIMP
+(`fixative_host`, copied in by scripts/build_blender_extension.py). Registering imports only
+their plain-Python parts, so a missing numpy or onnxruntime never fails the load: the message
+comes when the user protects something.
 """
 
 from __future__ import annotations

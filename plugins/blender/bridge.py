@@ -3,10 +3,12 @@
 Blender keeps images as float RGBA rows from the bottom up, in the scene-linear colour space,
 and the Render Result has no readable `.pixels` in background mode at all. The core wants a
 display-referred, top-left, 8/16-bit image (`fixative.pixels`). `Image.save_render` does exactly
-that conversion, applying the scene's view transform, look, exposure and gamma, so every image
+that conversion, applying the scene's view transform, look, exposure and gamma, so a render
 goes through it into a temporary PNG that the core then reads: the protected file keeps the
 colour management a plain "Save As" of the render would have. Ordinary images are read from
-`Image.pixels` instead (`image_array`), as Blender saves them without the view transform.
+`Image.pixels` instead (`image_raw`), as Blender saves them without the view transform.
+Protection itself goes through the glue shared with Krita and GIMP (`fixative_host`, see
+`host.py`).
 """
 
 from __future__ import annotations
@@ -17,21 +19,15 @@ from typing import Any
 
 import bpy
 
-# Formats the core can write, as Blender names them -> (core name, extension, alpha, 16-bit).
-FORMATS = {
-    "PNG": ("png", ".png", True, True),
-    "JPEG": ("jpeg", ".jpg", False, False),
-    "TIFF": ("tiff", ".tif", True, True),
-    "WEBP": ("webp", ".webp", True, False),
-}
-EXTENSIONS = {
-    ".png": "PNG",
-    ".jpg": "JPEG",
-    ".jpeg": "JPEG",
-    ".tif": "TIFF",
-    ".tiff": "TIFF",
-    ".webp": "WEBP",
-}
+from .fixative_host import RawImage, choices
+
+# Blender's `file_format` id of each format the core writes -> the core's (Pillow's) name. What
+# each can store (alpha, 16 bits, quality) and its extensions are the core's table.
+BLENDER_IDS = {"PNG": "PNG", "JPEG": "JPEG", "TIFF": "TIFF", "WEBP": "WEBP"}
+FORMATS = {bid: choices.FORMATS[name] for bid, name in BLENDER_IDS.items()}
+EXTENSIONS = {ext: bid for bid, fmt in FORMATS.items() for ext in fmt.extensions}
+_LABELS = [fmt.label for fmt in FORMATS.values()]
+FORMAT_NAMES = ", ".join(_LABELS[:-1]) + " or " + _LABELS[-1]  # "PNG, JPEG, TIFF or WebP"
 # Scene-referred formats: their values are not display pixels, so no budget is defined on them.
 REFUSED = {
     ".exr": "OpenEXR",
@@ -40,6 +36,11 @@ REFUSED = {
     "OPEN_EXR_MULTILAYER": "OpenEXR",
     "HDR": "Radiance HDR",
 }
+
+
+def format_for_path(path: str | os.PathLike[str]) -> str | None:
+    """The Blender format id a file name's extension names, or None."""
+    return EXTENSIONS.get(Path(path).suffix.lower())
 
 
 def refused_reason(path_or_format: str) -> str | None:
@@ -52,7 +53,7 @@ def refused_reason(path_or_format: str) -> str | None:
         return None
     return (
         f"{name} is scene-referred (linear light, unbounded): Fixative protects display-referred "
-        "8/16-bit images only. Choose PNG, JPEG, TIFF or WebP."
+        f"8/16-bit images only. Choose {FORMAT_NAMES}."
     )
 
 
@@ -97,14 +98,22 @@ def is_render(image: bpy.types.Image) -> bool:
     return image.type in {"RENDER_RESULT", "COMPOSITING"}
 
 
-def image_array(image: bpy.types.Image, *, alpha: bool, sixteen: bool) -> Any:
-    """Pixels of an ordinary image (loaded, painted, generated) in the core's array contract.
+def image_raw(image: bpy.types.Image, *, alpha: bool, sixteen: bool) -> RawImage:
+    """Pixels of an ordinary image (loaded, painted, generated) for the shared glue.
 
     Saved as they are, like Blender's own Save As does for non-render images (no view
     transform). `Image.pixels` is float RGBA, rows bottom-up. Byte images hold their colour
     space's values (sRGB for artwork) with straight alpha: exact as uint8. Float images hold
     scene-linear values with premultiplied alpha: un-premultiplied and sRGB-encoded.
     """
+    pixels = image_array(image, alpha=alpha, sixteen=sixteen)
+    height, width, channels = pixels.shape
+    sample = "u16" if pixels.dtype.itemsize == 2 else "u8"
+    return RawImage(pixels.tobytes(), width, height, channels, sample)
+
+
+def image_array(image: bpy.types.Image, *, alpha: bool, sixteen: bool) -> Any:
+    """`image_raw`'s pixels as the core's array (top row first, RGB or RGBA, uint8/uint16)."""
     import numpy as np
 
     width, height = image.size
@@ -158,7 +167,7 @@ def frame_refused_reason(scene: bpy.types.Scene) -> str | None:
         return reason
     if scene.render.is_movie_format:
         return (
-            f"{fmt} movies are not protected: render PNG, JPEG, TIFF or WebP frames "
+            f"{fmt} movies are not protected: render {FORMAT_NAMES} frames "
             "(protected one by one) and encode the movie from them."
         )
-    return f"Fixative writes PNG, JPEG, TIFF or WebP, not {fmt}: choose one of those."
+    return f"Fixative writes {FORMAT_NAMES}, not {fmt}: choose one of those."

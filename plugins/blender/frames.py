@@ -1,10 +1,12 @@
 """Protect rendered frames: a persistent `render_write` handler, and its per-scene toggle.
 
 Each frame Blender writes (stills with Write Still, animation frames) is protected right after
-it lands on disk, as a sibling file with a suffix (default: the original render is kept) or in
-place. A failing frame is reported and skipped; the render goes on. Frames are protected in the
-scene's mode, Fast by default (a fraction of a second a frame; Thorough would add about half a
-minute to each), chosen in the Output Properties panel.
+it lands on disk, as a protected copy next to it (`NAME-protected.EXT`, the default: the
+original render is kept) or in place. A failing frame is reported and skipped; the render goes
+on. Frames are protected in the scene's mode, Fast by default (a fraction of a second a frame;
+Thorough would add about a minute to each), chosen in the Output Properties panel, which is
+the one place that says whether a scene's frames are protected (the preferences hold only the
+default of scenes left at "Add-on Default").
 """
 
 from __future__ import annotations
@@ -20,11 +22,18 @@ import bpy
 from bpy.app.handlers import persistent
 from bpy.props import EnumProperty, PointerProperty
 
-from . import bridge, engine, prefs
+from . import bridge, host, items, prefs
+from .fixative_host import choices
 
+# The id PREFERENCE is kept so that .blend files saved earlier read the same choice.
 SCENE_ITEMS = [
-    ("PREFERENCE", "Use Preference", "Follow the add-on preference 'Protect Rendered Frames'"),
-    ("ON", "On", "Protect every frame this scene writes"),
+    (
+        "PREFERENCE",
+        "Add-on Default",
+        "Follow 'Protect Frames by Default' in Preferences › Add-ons › Fixative (off unless "
+        "changed there)",
+    ),
+    ("ON", "On", "Protect every frame this scene renders to a file"),
     ("OFF", "Off", "Never protect this scene's frames"),
 ]
 
@@ -54,7 +63,15 @@ def enabled(scene: bpy.types.Scene) -> bool:
 def output_path(source: Path, p: prefs.FixativePreferences | SimpleNamespace) -> Path:
     if p.frame_output == "IN_PLACE":
         return source
-    return source.with_name(source.stem + (p.suffix or "_protected") + source.suffix)
+    return source.with_name(source.stem + (p.suffix or items.SUFFIX) + source.suffix)
+
+
+def output_summary(p: prefs.FixativePreferences | SimpleNamespace, ext: str = ".png") -> str:
+    """Where protected frames go, in plain words, for the panel."""
+    if p.frame_output == "IN_PLACE":
+        return "Each frame file is replaced by its protected version."
+    name = f"frame_0001{p.suffix or items.SUFFIX}{ext}"
+    return f"A protected copy is saved next to each frame (e.g. {name}); the original is kept."
 
 
 def last_reports() -> list[FrameReport]:
@@ -80,28 +97,30 @@ def on_render_write(scene: bpy.types.Scene, *_args: object) -> None:
         if reason:
             name = source.name if source else f"frame {frame}"
             msg = f"{name} left unprotected: {reason}"
-            raise engine.EngineError(msg)
+            raise host.HostError(msg)
         if source is None:
             msg = "Blender wrote no file Fixative could find"
-            raise engine.EngineError(msg)
+            raise host.HostError(msg)
+        host.check()
         p = prefs.get()
         target = output_path(source, p)
-        report = engine.protect_file(
-            source,
+        fmt = bridge.FORMATS[scene.render.image_settings.file_format]
+        job = host.job(
             target,
+            fmt.key,
             strength=p.strength,
             mode=scene.fixative.mode,
             view=p.view,
+            steps=0,
             device=p.device,
             declarations=p.declarations,
-            overwrite=True,
         )
-        _State.reports.append(
-            FrameReport(frame, str(source), str(target), None, report.mode, report.steps)
-        )
-        print(f"Fixative: frame {frame}: protected {target} ({report.mode})")
+        report = host.protect_file(source, job)
+        mode, steps = report.get("mode"), report.get("steps")
+        _State.reports.append(FrameReport(frame, str(source), str(target), None, mode, steps))
+        print(f"Fixative: frame {frame}: protected {target} ({mode})")
     except Exception as exc:  # one bad frame must not stop the render
-        if not isinstance(exc, engine.EngineError):
+        if not isinstance(exc, host.HostError):
             traceback.print_exc()
         _State.reports.append(FrameReport(frame, str(source or ""), None, str(exc)))
         print(f"Fixative: frame {frame}: NOT protected: {exc}")
@@ -110,14 +129,15 @@ def on_render_write(scene: bpy.types.Scene, *_args: object) -> None:
 class FixativeSceneSettings(bpy.types.PropertyGroup):
     protect_frames: EnumProperty(
         name="Protect Rendered Frames",
-        description="Protect each frame written by a render, with Fixative",
+        description="Protect each frame this scene's renders write to a file (Write Still, "
+        "animations), against AI mimicry, with Fixative",
         items=SCENE_ITEMS,
         default="PREFERENCE",
     )
     mode: EnumProperty(
         name="Frame Mode",
         description="How each rendered frame is protected (Fast keeps renders quick)",
-        items=prefs.MODE_ITEMS,
+        items=items.MODE_ITEMS,
         default=prefs.FRAME_MODE,
     )
 
@@ -132,14 +152,26 @@ class FIXATIVE_PT_output(bpy.types.Panel):
         layout = self.layout
         layout.use_property_split = True
         scene = context.scene
-        layout.prop(scene.fixative, "protect_frames")
         p = prefs.get(context)
+        layout.prop(scene.fixative, "protect_frames")
+        if scene.fixative.protect_frames == "PREFERENCE":
+            state = "on" if p.protect_frames else "off"
+            layout.label(text=f"Add-on default: {state} (Preferences › Add-ons › Fixative)")
         col = layout.column()
         col.enabled = enabled(scene)
         col.prop(scene.fixative, "mode", expand=True)
-        col.label(text=prefs.mode_help(scene.fixative.mode))
-        where = "in place" if p.frame_output == "IN_PLACE" else f"as '…{p.suffix}' siblings"
-        col.label(text=f"{p.strength.capitalize()} strength, written {where}")
+        prefs.draw_help(col, choices.mode_help(scene.fixative.mode))
+        col.label(text=f"Strength: {choices.strength_label(p.strength)} (from the preferences)")
+        ext = bridge.FORMATS.get(scene.render.image_settings.file_format)
+        prefs.draw_help(col, output_summary(p, ext.extension if ext else ".png"))
+        header, body = layout.panel("FIXATIVE_output_advanced", default_closed=True)
+        header.label(text="Advanced")
+        if body is not None:
+            body.label(text=f"AI's view: {choices.view_label(p.view)}")
+            prefs.draw_help(body, choices.view_help(p.view))
+            body.label(text=f"Device: {items.DEVICE_LABELS.get(p.device, p.device)}")
+            prefs.draw_help(body, choices.device_help(p.device))
+            body.label(text="Both are set in Preferences › Add-ons › Fixative.")
         failed = [r for r in _State.reports if r.error]
         if failed:
             box = layout.box()

@@ -3,7 +3,12 @@
 From the file browser the protection runs off the main thread (the pixels are read from Blender
 first, on the main thread): Blender stays responsive, the status bar shows the core's progress
 per step and tile, and Esc cancels. From a script (or in background mode) it runs to the end
-before the operator returns, as any save operator does.
+before the operator returns, as any save operator does. Either way the work, its errors and its
+report are the shared glue's (`host`, over `fixative_host`), as in Krita and GIMP.
+
+The menu entry is prepended to Image: Blender's menu API only adds at either end of a menu
+(`prepend`/`append`), so it cannot sit right after Save As without replacing Blender's own menu;
+the top is where it is seen first (docs/blender.md).
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from typing import Any
 import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 
-from . import bridge, engine, prefs
+from . import bridge, host, items, prefs
+from .fixative_host import choices
 
 _LAST: dict[str, Any] = {}
 
@@ -64,15 +70,6 @@ class _Job:
         return not self.thread.is_alive()
 
 
-FORMAT_ITEMS = [
-    ("PNG", "PNG", "Lossless, 8 or 16 bits, alpha"),
-    ("JPEG", "JPEG", "Lossy, 8 bits, no alpha"),
-    ("TIFF", "TIFF", "Lossless, 8 or 16 bits, alpha"),
-    ("WEBP", "WebP", "Lossy, 8 bits, alpha"),
-]
-DEPTH_ITEMS = [("8", "8", "8 bits per channel"), ("16", "16", "16 bits per channel (PNG, TIFF)")]
-
-
 class FIXATIVE_OT_save_protected_as(bpy.types.Operator):
     """Save the image with Fixative's protection against AI mimicry (and no-AI-training tags)"""
 
@@ -89,25 +86,55 @@ class FIXATIVE_OT_save_protected_as(bpy.types.Operator):
         description="Image to save (default: the one shown in the Image Editor)",
         options={"HIDDEN", "SKIP_SAVE"},
     )
-    file_format: EnumProperty(name="Format", items=FORMAT_ITEMS, default="PNG")
-    color_depth: EnumProperty(name="Color Depth", items=DEPTH_ITEMS, default="8")
-    quality: IntProperty(name="Quality", min=1, max=100, default=90, subtype="PERCENTAGE")
-    strength: EnumProperty(name="Strength", items=prefs.STRENGTH_ITEMS, default="medium")
-    mode: EnumProperty(name="Mode", items=prefs.MODE_ITEMS, default=prefs.DEFAULT_MODE)
+    file_format: EnumProperty(
+        name="Format",
+        description="File format of the protected image",
+        items=items.FORMAT_ITEMS,
+        default="PNG",
+    )
+    color_depth: EnumProperty(
+        name="Color Depth",
+        description="Bits per channel of the saved file",
+        items=items.DEPTH_ITEMS,
+        default="8",
+    )
+    quality: IntProperty(
+        name="Quality",
+        description="Compression quality of JPEG and WebP: lower is smaller and blurrier, "
+        "which also weakens the protection",
+        min=1,
+        max=100,
+        default=items.DEFAULT_QUALITY,
+        subtype="PERCENTAGE",
+    )
+    strength: EnumProperty(
+        name="Strength",
+        description=items.STRENGTH_DESCRIPTION,
+        items=items.STRENGTH_ITEMS,
+        default=choices.DEFAULT_STRENGTH,
+    )
+    mode: EnumProperty(
+        name="Mode",
+        description=items.MODE_DESCRIPTION,
+        items=items.MODE_ITEMS,
+        default=prefs.DEFAULT_MODE,
+    )
     view: EnumProperty(
         name="AI's View",
-        description="The size the protection is computed at",
-        items=prefs.VIEW_ITEMS,
-        default=prefs.AUTO,
+        description=items.VIEW_DESCRIPTION,
+        items=items.VIEW_ITEMS,
+        default=choices.DEFAULT_VIEW,
     )
     steps: IntProperty(
-        name="Thorough Steps", description=prefs.STEPS_HELP, min=0, max=prefs.MAX_STEPS, default=0
+        name="Thorough Steps",
+        description=items.STEPS_DESCRIPTION,
+        min=0,
+        max=choices.MAX_STEPS,
+        default=0,
     )
     interactive: BoolProperty(default=False, options={"HIDDEN", "SKIP_SAVE"})
     declarations: BoolProperty(
-        name="No-AI-Training Declarations",
-        description="Embed the IPTC data-mining prohibition (XMP) in the file",
-        default=True,
+        name=items.DECLARE_NAME, description=items.DECLARE_DESCRIPTION, default=True
     )
 
     @classmethod
@@ -135,10 +162,11 @@ class FIXATIVE_OT_save_protected_as(bpy.types.Operator):
             self.report({"ERROR"}, "No image to save: open one in the Image Editor")
             return {"CANCELLED"}
         self.image_name = image.name  # the file browser's context has no Image Editor
-        if not self.filepath:
+        if not self.filepath:  # NAME-protected.EXT, as the CLI, Krita and GIMP name it
             stem = bpy.path.clean_name(Path(image.name).stem) or "image"
             folder = Path(bpy.path.abspath("//")) if bpy.data.filepath else Path.home()
-            self.filepath = str(folder / (stem + "_protected"))
+            fmt = bridge.FORMATS[self.file_format]
+            self.filepath = str(folder / choices.output_name(stem, fmt.key))
         self.check(context)
         context.window_manager.fileselect_add(self)
         return {"RUNNING_MODAL"}
@@ -148,7 +176,7 @@ class FIXATIVE_OT_save_protected_as(bpy.types.Operator):
         path = Path(self.filepath)
         if bridge.refused_reason(str(path)):
             return False
-        ext = bridge.FORMATS[self.file_format][1]
+        ext = bridge.FORMATS[self.file_format].extension
         current = path.suffix.lower()
         if current in bridge.EXTENSIONS and bridge.EXTENSIONS[current] == self.file_format:
             return False
@@ -161,31 +189,38 @@ class FIXATIVE_OT_save_protected_as(bpy.types.Operator):
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
         layout.use_property_split = True
+        fmt = bridge.FORMATS[self.file_format]
         layout.prop(self, "file_format")
-        alpha_16 = bridge.FORMATS[self.file_format][3]
         row = layout.row()
-        row.enabled = alpha_16
+        row.enabled = fmt.sixteen
         row.prop(self, "color_depth", expand=True)
-        if self.file_format in {"JPEG", "WEBP"}:
+        if fmt.lossy:
             layout.prop(self, "quality")
+        if not fmt.alpha:
+            layout.label(text="Transparency is flattened onto white")
         layout.prop(self, "strength")
+        prefs.draw_help(layout, choices.strength_help(self.strength))
         layout.prop(self, "mode", expand=True)
-        layout.label(text=prefs.mode_help(self.mode))
+        prefs.draw_help(layout, choices.mode_help(self.mode))
         layout.prop(self, "declarations")
         header, body = layout.panel("FIXATIVE_save_advanced", default_closed=True)
         header.label(text="Advanced")
         if body is not None:
             body.prop(self, "view")
+            prefs.draw_help(body, choices.view_help(self.view))
             row = body.row()
-            row.enabled = self.mode == prefs.THOROUGH
+            row.enabled = self.mode == choices.THOROUGH
             row.prop(self, "steps")
+            p = prefs.get(context)
+            body.label(text=f"Device: {items.DEVICE_LABELS.get(p.device, p.device)} (preferences)")
+            prefs.draw_help(body, choices.device_help(p.device))
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         _LAST.clear()
         _LAST.update(mode=self.mode, messages=[], result=None, error=None, report=None)
         try:
             work, cleanup, dst = self._prepare(context)
-        except engine.EngineError as exc:
+        except host.HostError as exc:
             return self._failed(str(exc))
         except Exception as exc:  # a bug must never take Blender down; show it and log it
             traceback.print_exc()
@@ -204,8 +239,8 @@ class FIXATIVE_OT_save_protected_as(bpy.types.Operator):
         try:
             wm.progress_update(5)
             report = work(progress=progress, cancel=None)
-        except engine.EngineError as exc:
-            return self._failed(str(exc))
+        except host.HostError as exc:
+            return self._failed(str(exc), cancelled=isinstance(exc, host.HostCancelled))
         except Exception as exc:
             traceback.print_exc()
             return self._failed(f"Fixative failed unexpectedly: {exc}")
@@ -221,11 +256,15 @@ class FIXATIVE_OT_save_protected_as(bpy.types.Operator):
         self.report({"WARNING" if cancelled else "ERROR"}, message)
         return {"CANCELLED"}
 
-    def _finished(self, report: Any) -> set[str]:
-        data = report.to_dict() if hasattr(report, "to_dict") else None
-        _LAST.update(result="FINISHED", report=data)
-        how = f"{report.mode}, {report.steps} steps" if report.steps else report.mode
-        self.report({"INFO"}, f"Saved protected image to {self._dst} ({how})")
+    def _finished(self, report: dict) -> set[str]:
+        how = report.get("mode", "")
+        if report.get("steps"):
+            how = f"{how}, {report['steps']} steps"
+        # Blender's convention for a save: an INFO report, shown in the status bar and the
+        # Info editor. It names the file written, with its folder.
+        message = f"Saved protected image {self._dst.name} in {self._dst.parent} ({how})"
+        _LAST.update(result="FINISHED", report=report, message=message)
+        self.report({"INFO"}, message)
         return {"FINISHED"}
 
     # -- the modal run (from the file browser) ------------------------------------------------
@@ -266,9 +305,9 @@ class FIXATIVE_OT_save_protected_as(bpy.types.Operator):
             return {"RUNNING_MODAL"}
         self._end_modal(context)
         _LAST["messages"] = list(job.messages)
-        if isinstance(job.error, engine.EngineCancelled):
+        if isinstance(job.error, host.HostCancelled):
             return self._failed(str(job.error), cancelled=True)
-        if isinstance(job.error, engine.EngineError):
+        if isinstance(job.error, host.HostError):
             return self._failed(str(job.error))
         if job.error is not None:
             traceback.print_exception(job.error)
@@ -303,35 +342,38 @@ class FIXATIVE_OT_save_protected_as(bpy.types.Operator):
         if image is None:
             name = self.image_name or "(none in the Image Editor)"
             msg = f"No image named {name} to save"
-            raise engine.EngineError(msg)
+            raise host.HostError(msg)
         if not self.filepath:
-            raise engine.EngineError("No file name given for the protected image")
+            raise host.HostError("No file name given for the protected image")
         dst = Path(bpy.path.abspath(self.filepath))
         reason = bridge.refused_reason(str(dst))
         if reason:
             msg = f"Cannot save {dst.name}: {reason}"
-            raise engine.EngineError(msg)
-        if dst.suffix.lower() not in bridge.EXTENSIONS:
-            dst = dst.with_name(dst.name + bridge.FORMATS[self.file_format][1])
-        fmt_id = bridge.EXTENSIONS[dst.suffix.lower()]
-        core_fmt, _, alpha_ok, sixteen_ok = bridge.FORMATS[fmt_id]
+            raise host.HostError(msg)
+        if bridge.format_for_path(dst) is None:
+            dst = dst.with_name(dst.name + bridge.FORMATS[self.file_format].extension)
+        fmt = bridge.FORMATS[bridge.format_for_path(dst)]
         if not dst.parent.is_dir():
             msg = f"Cannot save {dst}: the folder {dst.parent} does not exist"
-            raise engine.EngineError(msg)
+            raise host.HostError(msg)
+        host.check()  # a missing package is reported before any work
 
+        alpha = bridge.has_alpha(image, context.scene)
+        sixteen = fmt.sixteen and self.color_depth == "16"
         p = prefs.get(context)
-        options = {
-            "strength": self.strength,
-            "mode": self.mode,
-            "view": self.view,
-            "steps": self.steps or None,
-            "device": p.device,
-            "declarations": self.declarations,
-            "fmt": core_fmt,
-            "quality": self.quality if fmt_id in {"JPEG", "WEBP"} else None,
-        }
-        alpha = alpha_ok and bridge.has_alpha(image, context.scene)
-        sixteen = sixteen_ok and self.color_depth == "16"
+        job = host.job(
+            dst,
+            fmt.key,
+            strength=self.strength,
+            mode=self.mode,
+            view=self.view,
+            steps=self.steps,
+            device=p.device,
+            declarations=self.declarations,
+            quality=self.quality if fmt.lossy else None,
+            # A format without alpha gets the image over white, as in Krita and GIMP.
+            keep_alpha=fmt.alpha or not alpha,
+        )
         if bridge.is_render(image):
             tmp = Path(tempfile.mkdtemp(prefix="fixative-"))
             src = tmp / "render.png"
@@ -342,33 +384,29 @@ class FIXATIVE_OT_save_protected_as(bpy.types.Operator):
                 raise
 
             def work(progress, cancel):
-                # The file browser has already asked before replacing a file.
-                return engine.protect_file(
-                    src, dst, overwrite=True, progress=progress, cancel=cancel, **options
-                )
+                return host.protect_file(src, job, progress=progress, cancel=cancel)
 
             return work, lambda: shutil.rmtree(tmp, ignore_errors=True), dst
         try:
-            pixels = bridge.image_array(image, alpha=alpha, sixteen=sixteen)
+            raw = bridge.image_raw(image, alpha=alpha, sixteen=sixteen)
         except ValueError as exc:
-            raise engine.EngineError(str(exc)) from exc
-        except ImportError as exc:  # numpy missing from Blender's Python
-            raise engine.EngineError(engine.missing_message(exc)) from exc
+            raise host.HostError(str(exc)) from exc
 
         def work(progress, cancel):
-            return engine.protect_pixels(pixels, dst, progress=progress, cancel=cancel, **options)
+            return host.protect_raw(raw, job, progress=progress, cancel=cancel)
 
         return work, lambda: None, dst
 
 
 def menu_entry(self: bpy.types.Menu, context: bpy.types.Context) -> None:
-    self.layout.separator()
+    """First in Image (see the module's docstring for why not after Save As)."""
     self.layout.operator(FIXATIVE_OT_save_protected_as.bl_idname, icon="LOCKED")
+    self.layout.separator()
 
 
 def register() -> None:
     bpy.utils.register_class(FIXATIVE_OT_save_protected_as)
-    bpy.types.IMAGE_MT_image.append(menu_entry)
+    bpy.types.IMAGE_MT_image.prepend(menu_entry)
 
 
 def unregister() -> None:

@@ -1,4 +1,9 @@
-"""Add-on preferences: defaults for Save Protected As and the rendered-frames handler."""
+"""Add-on preferences: defaults for Save Protected As and for rendered frames.
+
+Whether a scene's frames are protected is the scene's own setting (Output Properties ›
+Fixative Protection); the preference here is only the default of scenes that leave it at
+"Add-on Default", hence its different label.
+"""
 
 from __future__ import annotations
 
@@ -7,107 +12,117 @@ from types import SimpleNamespace
 import bpy
 from bpy.props import BoolProperty, EnumProperty, StringProperty
 
-# The choices are the core's (pure Python: importing these needs neither numpy nor onnxruntime,
-# so the add-on still loads where those are missing); only their wording is here.
-from fixative.refine import DEFAULT_STEPS
-from fixative.settings import FAST, MAX_STEPS, MODE_HELP, MODES, ProtectSettings
-from fixative.view import AUTO, NATIVE, VIEW_HELP
+from . import items
+from .fixative_host import choices
 
-
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-MODE_ITEMS = [(m, m.capitalize(), _sentence(MODE_HELP.get(m, ""))) for m in MODES]
-VIEW_ITEMS = [(v, VIEW_HELP[v][0], _sentence(VIEW_HELP[v][1])) for v in (AUTO, NATIVE)]
-DEFAULT_MODE = ProtectSettings.mode  # thorough: what a single saved image gets
-FRAME_MODE = FAST  # rendered frames: a fraction of a second each, so renders are not slowed
-STEPS_HELP = (
-    f"Gradient steps of thorough mode, up to {MAX_STEPS}; 0 = the default ({DEFAULT_STEPS})"
-)
+DEFAULT_MODE = choices.DEFAULT_MODE  # thorough: what a single saved image gets
+FRAME_MODE = choices.FAST  # rendered frames: a fraction of a second each, renders not slowed
+FRAME_OUTPUT_ITEMS = [
+    (
+        "SIBLING",
+        "Protected Copy",
+        f"Save the protected frame next to the original as NAME{items.SUFFIX}.EXT; the "
+        "original render is kept",
+    ),
+    ("IN_PLACE", "Replace Frame", "Replace each frame file by its protected version"),
+]
 
 
 def mode_help(mode: str) -> str:
-    return _sentence(MODE_HELP.get(mode, ""))
+    return items.sentence(choices.mode_help(mode))
 
 
-STRENGTH_ITEMS = [
-    ("low", "Low", "Smallest perturbation, weakest protection"),
-    ("medium", "Medium", "Balanced (recommended)"),
-    ("high", "High", "Strongest protection, most visible"),
-]
-DEVICE_ITEMS = [
-    ("auto", "Automatic", "Use a GPU when onnxruntime offers one, else the CPU"),
-    ("cpu", "CPU", "Always run on the CPU"),
-    ("gpu", "GPU", "Require a GPU execution provider"),
-]
-FRAME_OUTPUT_ITEMS = [
-    ("SIBLING", "Sibling File", "Write the protected frame next to the original, with a suffix"),
-    ("IN_PLACE", "In Place", "Replace each written frame by its protected version"),
-]
+def draw_help(layout: bpy.types.UILayout, text: str) -> None:
+    """An explanation under a setting, in as many labels as it needs (labels do not wrap)."""
+    col = layout.column(align=True)
+    for line in items.lines(text):
+        col.label(text=line)
 
 
 class FixativePreferences(bpy.types.AddonPreferences):
     bl_idname = __package__
 
-    strength: EnumProperty(name="Strength", items=STRENGTH_ITEMS, default="medium")
+    strength: EnumProperty(
+        name="Strength",
+        description=items.STRENGTH_DESCRIPTION + " (Save Protected As and rendered frames)",
+        items=items.STRENGTH_ITEMS,
+        default=choices.DEFAULT_STRENGTH,
+    )
     mode: EnumProperty(
         name="Mode",
-        description="Default mode of Save Protected As (rendered frames: the scene's setting)",
-        items=MODE_ITEMS,
+        description="Default mode of Save Protected As (rendered frames: each scene's Frame "
+        "Mode, in Output Properties)",
+        items=items.MODE_ITEMS,
         default=DEFAULT_MODE,
     )
     view: EnumProperty(
         name="AI's View",
-        description="The size the protection is computed at",
-        items=VIEW_ITEMS,
-        default=AUTO,
+        description=items.VIEW_DESCRIPTION,
+        items=items.VIEW_ITEMS,
+        default=choices.DEFAULT_VIEW,
     )
-    device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="auto")
+    device: EnumProperty(
+        name="Device",
+        description=items.DEVICE_DESCRIPTION,
+        items=items.DEVICE_ITEMS,
+        default="auto",
+    )
     declarations: BoolProperty(
-        name="Write No-AI-Training Declarations",
-        description="Embed the IPTC data-mining prohibition (XMP) in protected files",
-        default=True,
+        name=items.DECLARE_NAME, description=items.DECLARE_DESCRIPTION, default=True
     )
     protect_frames: BoolProperty(
-        name="Protect Rendered Frames",
-        description="Protect every frame Blender writes when rendering (scenes may override)",
+        name="Protect Frames by Default",
+        description="For scenes whose Output Properties › Fixative Protection says 'Add-on "
+        "Default': protect every frame they render. Each scene can say On or Off instead",
         default=False,
     )
-    frame_output: EnumProperty(name="Frame Output", items=FRAME_OUTPUT_ITEMS, default="SIBLING")
+    frame_output: EnumProperty(
+        name="Protected Frames",
+        description="Where a protected frame goes",
+        items=FRAME_OUTPUT_ITEMS,
+        default="SIBLING",
+    )
     suffix: StringProperty(
         name="Suffix",
-        description="Added to the file name of a protected sibling frame",
-        default="_protected",
+        description=f"Added to a frame's file name for its protected copy: frame_0001.png "
+        f"becomes frame_0001{items.SUFFIX}.png",
+        default=items.SUFFIX,
     )
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
         layout.use_property_split = True
+        layout.label(text="Defaults of Save Protected As (Image Editor › Image):")
         layout.prop(self, "strength")
         layout.prop(self, "mode")
-        layout.prop(self, "view")
-        layout.prop(self, "device")
         layout.prop(self, "declarations")
         layout.separator()
+        layout.label(text="Rendered frames (each scene: Output Properties › Fixative Protection):")
         layout.prop(self, "protect_frames")
         layout.prop(self, "frame_output")
         row = layout.row()
         row.enabled = self.frame_output == "SIBLING"
         row.prop(self, "suffix")
+        header, body = layout.panel("FIXATIVE_prefs_advanced", default_closed=True)
+        header.label(text="Advanced")
+        if body is not None:
+            body.prop(self, "view")
+            draw_help(body, choices.view_help(self.view))
+            body.prop(self, "device")
+            draw_help(body, choices.device_help(self.device))
 
 
 # The preference defaults, for when the add-on was enabled without being recorded in the user's
 # preferences (`blender --addons ...`): Blender then has no AddonPreferences instance for it.
 DEFAULTS = SimpleNamespace(
-    strength="medium",
+    strength=choices.DEFAULT_STRENGTH,
     mode=DEFAULT_MODE,
-    view=AUTO,
+    view=choices.DEFAULT_VIEW,
     device="auto",
     declarations=True,
     protect_frames=False,
     frame_output="SIBLING",
-    suffix="_protected",
+    suffix=items.SUFFIX,
 )
 
 

@@ -227,6 +227,48 @@ def case_missing_dep(out: Path) -> dict:
     return {"loaded": loaded, "call": call, "reports": [r.__dict__ for r in frames.last_reports()]}
 
 
+def case_save_alpha_jpeg(out: Path, texture: str) -> dict:
+    """A loaded RGBA image saved as JPEG: flattened onto white, as Krita and GIMP do."""
+    image = bpy.data.images.load(texture)
+    call = call_save(image_name=image.name, filepath=str(out / "protected.jpg"), file_format="JPEG")
+    return {"call": call, "depth": image.depth}
+
+
+def rna_texts(rna: bpy.types.Struct) -> dict:
+    """Each visible property's name, tooltip and enum items (name, tooltip), as Blender shows."""
+    texts = {}
+    for prop in rna.properties:
+        if prop.identifier == "rna_type" or prop.is_hidden:
+            continue
+        entry = {"name": prop.name, "description": prop.description}
+        if prop.type == "ENUM":
+            entry["items"] = {i.identifier: [i.name, i.description] for i in prop.enum_items}
+        texts[prop.identifier] = entry
+    return texts
+
+
+def case_texts(out: Path) -> dict:
+    """The words the UI shows: tooltips, the panel's summary, the Image menu's draw order."""
+    prefs = bpy.context.preferences.addons[ADDON].preferences
+    frames = sys.modules[ADDON + ".frames"]
+    operators = sys.modules[ADDON + ".operators"]
+    entries = bpy.types.IMAGE_MT_image._dyn_ui_initialize()
+    summaries = {}
+    for where in ("SIBLING", "IN_PLACE"):
+        prefs.frame_output = where
+        summaries[where] = frames.output_summary(prefs)
+    return {
+        "operator": rna_texts(bpy.ops.image.fixative_save_protected_as.get_rna_type()),
+        "prefs": rna_texts(prefs.bl_rna),
+        "scene": rna_texts(bpy.context.scene.fixative.bl_rna),
+        "menu": [getattr(f, "__qualname__", repr(f)) for f in entries],
+        "menu_ours": entries.index(operators.menu_entry),
+        "summaries": summaries,
+        "suffix": prefs.suffix,
+        "modules": sorted(m for m in sys.modules if m.startswith(ADDON + ".")),
+    }
+
+
 def case_bundled(out: Path) -> dict:
     """The per-platform zip: onnxruntime and Pillow come from its wheels, numpy from Blender."""
     import numpy
@@ -251,6 +293,8 @@ CASES = {
     "bad": case_bad,
     "missing_dep": case_missing_dep,
     "bundled": case_bundled,
+    "save_alpha_jpeg": case_save_alpha_jpeg,
+    "texts": case_texts,
 }
 
 

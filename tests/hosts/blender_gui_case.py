@@ -7,7 +7,8 @@ Timers drive the real window: the Output Properties panel and the Image menu are
 animation renders as a UI render job (the frame handler then runs off the main thread), Save
 Protected As… opens its file browser and saves from it (protecting off the main thread, with
 progress in the status bar), and a second, large save is cancelled with Esc (simulated: run with
---enable-event-simulate). Draw counts and outcomes go to OUTDIR/gui.json.
+--enable-event-simulate). Draw counts and outcomes go to OUTDIR/gui.json; screenshots of the
+Image menu, the Save Protected As file browser and the Output panel to OUTDIR/blender-*.png.
 """
 
 from __future__ import annotations
@@ -80,11 +81,23 @@ def setup() -> None:
 
 
 def menu_probe(self, context) -> None:
-    """Appended after Fixative's entry: counts the Image menu's draws and checks the entry."""
+    """Appended to the Image menu: counts its draws and checks Fixative's entry is first."""
     entries = bpy.types.IMAGE_MT_image._dyn_ui_initialize()
     ours = sys.modules[ADDON + ".operators"].menu_entry
     state["menu_has_entry"] = ours in entries and entries.index(ours) < entries.index(menu_probe)
+    state["menu_first"] = entries.index(ours) == 0  # prepended: before Blender's own items
     state["draws"]["image_menu"] = state["draws"].get("image_menu", 0) + 1
+
+
+def screenshot(name: str, window, area=None) -> None:
+    """A PNG of a real window (or one area of it) as drawn, into OUT."""
+    path = str(OUT / name)
+    with bpy.context.temp_override(window=window, area=area or window.screen.areas[0]):
+        if area is None:
+            bpy.ops.screen.screenshot(filepath=path)
+        else:
+            bpy.ops.screen.screenshot_area(filepath=path)
+    state.setdefault("screenshots", []).append(name)
 
 
 @step
@@ -109,8 +122,14 @@ def wait_render() -> float | None:
     region = next(r for r in image.regions if r.type == "WINDOW")
     with bpy.context.temp_override(window=window, area=image, region=region):
         bpy.ops.wm.call_menu(name="IMAGE_MT_image")
-    bpy.app.timers.register(open_browser, first_interval=1.0)
+    bpy.app.timers.register(shoot_menu, first_interval=1.0)
     return None
+
+
+@step
+def shoot_menu() -> None:
+    screenshot("blender-image-menu.png", bpy.context.window_manager.windows[0])
+    bpy.app.timers.register(open_browser, first_interval=0.5)
 
 
 @step
@@ -121,29 +140,40 @@ def open_browser() -> None:
     with bpy.context.temp_override(window=window, area=image, region=region):
         result = bpy.ops.image.fixative_save_protected_as("INVOKE_DEFAULT")
     state["invoke"] = sorted(result)
-    bpy.app.timers.register(save_in_browser, first_interval=1.5)
+    bpy.app.timers.register(fill_browser, first_interval=1.5)
+
+
+def file_browser() -> tuple:
+    for window in bpy.context.window_manager.windows:
+        for area in window.screen.areas:
+            if area.type == "FILE_BROWSER":
+                return window, area
+    msg = "no file browser window opened"
+    raise RuntimeError(msg)
+
+
+@step
+def fill_browser() -> None:
+    """Type a folder and name in the file browser and choose JPEG (its options redraw)."""
+    _window, area = file_browser()
+    params = area.spaces[0].params
+    state["default_name"] = params.filename  # NAME-protected.EXT, as the CLI names outputs
+    params.directory = str(OUT).encode()
+    params.filename = "gui-protected"
+    op = area.spaces[0].active_operator
+    op.file_format = "JPEG"
+    op.filepath = str(OUT / "gui-protected")
+    state["checked"] = op.check(bpy.context) if hasattr(op, "check") else None
+    for region in area.regions:
+        region.tag_redraw()
+    bpy.app.timers.register(save_in_browser, first_interval=1.0)
 
 
 @step
 def save_in_browser() -> None:
-    """Type a folder and name in the file browser (JPEG chosen) and press Save."""
-    for window in bpy.context.window_manager.windows:
-        for area in window.screen.areas:
-            if area.type == "FILE_BROWSER":
-                break
-        else:
-            continue
-        break
-    else:
-        msg = "no file browser window opened"
-        raise RuntimeError(msg)
-    params = area.spaces[0].params
-    params.directory = str(OUT).encode()
-    params.filename = "gui_protected"
-    op = area.spaces[0].active_operator
-    op.file_format = "JPEG"
-    op.filepath = str(OUT / "gui_protected")
-    state["checked"] = op.check(bpy.context) if hasattr(op, "check") else None
+    """Photograph the dialog as the user sees it, then press Save."""
+    window, area = file_browser()
+    screenshot("blender-save-dialog.png", window)
     region = next(r for r in area.regions if r.type == "WINDOW")
     with bpy.context.temp_override(window=window, area=area, region=region):
         bpy.ops.file.execute()
@@ -162,8 +192,21 @@ def wait_saved() -> float | None:
     if last_save().get("result") is None and state["waits"] < 240:
         return 0.25
     state["gui_save"] = last_save()
-    bpy.app.timers.register(start_cancelled_save, first_interval=0.5)
+    props, _image = areas()
+    window = bpy.context.window_manager.windows[0]
+    region = next(r for r in props.regions if r.type == "WINDOW")
+    with bpy.context.temp_override(window=window, area=props, region=region):
+        for _ in range(20):  # Fixative's panel comes last in the Output tab
+            bpy.ops.view2d.scroll_down(page=True)
+    bpy.app.timers.register(shoot_output, first_interval=1.0)
     return None
+
+
+@step
+def shoot_output() -> None:
+    props, _image = areas()
+    screenshot("blender-output-panel.png", bpy.context.window_manager.windows[0], props)
+    bpy.app.timers.register(start_cancelled_save, first_interval=0.5)
 
 
 @step
@@ -178,7 +221,7 @@ def start_cancelled_save() -> None:
         result = bpy.ops.image.fixative_save_protected_as(
             "EXEC_DEFAULT",
             image_name=big.name,
-            filepath=str(OUT / "big_protected.png"),
+            filepath=str(OUT / "big-protected.png"),
             mode="thorough",
             interactive=True,
         )
@@ -201,7 +244,7 @@ def wait_cancelled() -> float | None:
     if last_save().get("result") is None and state["waits"] < 240:
         return 0.25
     state["cancelled_save"] = last_save()
-    state["big_written"] = (OUT / "big_protected.png").exists()
+    state["big_written"] = (OUT / "big-protected.png").exists()
     bpy.app.timers.register(finish_step, first_interval=0.2)
     return None
 

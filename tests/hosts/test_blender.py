@@ -9,6 +9,8 @@ Blender, which runs the system python3.13 (see docs/blender.md). It is built and
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -17,11 +19,16 @@ from pathlib import Path
 import adapter_checks as chk
 import numpy as np
 import pytest
+from fixative.formats import OUTPUT_SUFFIX
 from fixative.refine import DEFAULT_STEPS
 from harness import REPO, ROOT_RESULTS, run_host
 from PIL import Image
 
+sys.path.insert(0, str(REPO / "plugins" / "common"))
+from fixative_host import choices
+
 CASE = "/src/tests/hosts/blender_case.py"
+ADDON = "bl_ext.user_default.fixative"
 GUI_CASE = "/src/tests/hosts/blender_gui_case.py"
 
 
@@ -119,6 +126,9 @@ def test_extension_zip(blender_ext: Path) -> None:
     names = zipfile.ZipFile(zips[0]).namelist()
     assert "blender_manifest.toml" in names
     assert "bridge.py" in names and "__init__.py" in names
+    # The glue shared with Krita and GIMP, vendored; no engine of Blender's own.
+    assert "fixative_host/runner.py" in names and "fixative_host/choices.py" in names
+    assert "engine.py" not in names
     wheels = [n for n in names if n.startswith("wheels/")]
     assert len(wheels) == 1 and wheels[0].startswith("wheels/fixative-"), wheels
     assert not any("numpy" in n for n in names)
@@ -240,6 +250,29 @@ def test_save_protected_as_other_formats(blender_ext: Path, host_results: Path, 
         assert im.format == fmt
         assert im.size == (64, 64)
         assert im.mode == ("RGB" if fmt == "JPEG" else "RGBA")
+        pixels = np.asarray(im).astype(int)
+    if fmt == "JPEG":  # the film-transparent border, flattened onto white as Krita and GIMP do
+        assert pixels[:2].min() > 225 and pixels[:, :2].min() > 225, pixels[:2].min()
+
+
+def test_save_protected_as_jpeg_flattens_onto_white(blender_ext: Path, host_results: Path) -> None:
+    """A loaded image with semi-transparent pixels saved as JPEG comes out over white."""
+    original = chk.picture((64, 64), alpha=True)
+    original[..., 3] = 255
+    original[:, :16, 3] = 0  # transparent
+    original[:, 16:32, :3] = 0
+    original[:, 16:32, 3] = 128  # half-transparent black
+    Image.fromarray(original, "RGBA").save(host_results / "alpha.png")
+    data = run_case(blender_ext, host_results, "save_alpha_jpeg", f"{ROOT_RESULTS}/alpha.png")
+    call_ok(data["call"])
+    with Image.open(host_results / "protected.jpg") as im:
+        assert (im.format, im.mode) == ("JPEG", "RGB")
+        got = np.asarray(im).astype(int)
+    assert got[4:-4, 2:12].min() > 225, got[4:-4, 2:12].min()  # transparent: white
+    half = got[4:-4, 19:29]
+    assert np.abs(half - 127).max() < 30, (half.min(), half.max())  # black at half: grey
+    opaque = original[:, 40:, :3].astype(int)
+    assert np.abs(got[4:-4, 44:-4] - opaque[4:-4, 4:-4]).mean() < 12  # the rest as it was
 
 
 def test_render_write_handler_animation(blender_ext: Path, host_results: Path) -> None:
@@ -253,16 +286,16 @@ def test_render_write_handler_animation(blender_ext: Path, host_results: Path) -
     assert [(r["mode"], r["steps"]) for r in reports] == [("fast", 0)] * 3
     for frame in (1, 2, 3):
         original = host_results / "frames" / f"f_{frame:04d}.png"
-        protected = host_results / "frames" / f"f_{frame:04d}_protected.png"
+        protected = host_results / "frames" / f"f_{frame:04d}{OUTPUT_SUFFIX}.png"
         assert original.is_file() and protected.is_file()
         chk.assert_within_budget(chk.load(original), chk.load(protected), eps, name=protected.name)
     assert len(list((host_results / "frames").iterdir())) == 6
     # A still (Write Still) is protected the same way.
     assert [(r["frame"], r["error"]) for r in data["still"]] == [(1, None)]
     still = host_results / "still"
-    assert sorted(p.name for p in still.iterdir()) == ["s.png", "s_protected.png"]
+    assert sorted(p.name for p in still.iterdir()) == ["s-protected.png", "s.png"]
     chk.assert_within_budget(
-        chk.load(still / "s.png"), chk.load(still / "s_protected.png"), eps, name="s_protected"
+        chk.load(still / "s.png"), chk.load(still / "s-protected.png"), eps, name="s-protected"
     )
 
 
@@ -335,6 +368,65 @@ def test_bad_cases_give_clear_messages(blender_ext: Path, host_results: Path) ->
     assert not list((host_results / "locked").iterdir())
 
 
+def sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def test_every_choice_is_explained_in_the_cores_words(
+    blender_ext: Path, host_results: Path
+) -> None:
+    """Tooltips (Blender shows `description`) say what each choice means, as the core words
+    it; one place per setting; the menu entry's place; output names as the CLI's."""
+    data = run_case(blender_ext, host_results, "texts")
+    op, prefs, scene = data["operator"], data["prefs"], data["scene"]
+    for props in (op, prefs, scene):
+        for name, prop in props.items():
+            assert prop["description"], name  # every visible setting has a tooltip
+            for item, (label, tip) in prop.get("items", {}).items():
+                assert label and tip, (name, item)
+    for props in (op, prefs):
+        strength = props["strength"]["items"]
+        assert list(strength) == list(choices.STRENGTHS)
+        for s in choices.STRENGTHS:
+            assert strength[s] == [choices.strength_label(s), sentence(choices.strength_help(s))]
+        for m in choices.MODES:  # with its time estimate
+            assert props["mode"]["items"][m][1] == sentence(choices.mode_help(m))
+        for v in choices.VIEWS:
+            assert props["view"]["items"][v] == [
+                choices.view_label(v),
+                sentence(choices.view_help(v)),
+            ]
+        assert props["declarations"]["name"] == choices.DECLARE_LABEL
+        assert props["declarations"]["description"] == sentence(choices.DECLARE_HELP)
+    assert scene["mode"]["items"]["thorough"][1] == sentence(choices.mode_help("thorough"))
+    for d in choices.DEVICES:
+        assert prefs["device"]["items"][d][1] == sentence(choices.device_help(d))
+    # Formats: the core's table (labels, what each stores), Blender's ids.
+    fmts = op["file_format"]["items"]
+    assert list(fmts) == ["PNG", "JPEG", "TIFF", "WEBP"]
+    for bid, (label, tip) in fmts.items():
+        fmt = choices.FORMATS[bid]
+        assert label == fmt.label
+        assert ("16 bits" in tip) == fmt.sixteen and ("flattened onto white" in tip) != fmt.alpha
+    # One place per setting: the scene decides; the preference is only a default, labelled so.
+    names = [p["name"] for p in (*op.values(), *prefs.values(), *scene.values())]
+    assert names.count("Protect Rendered Frames") == 1
+    assert scene["protect_frames"]["name"] == "Protect Rendered Frames"
+    assert prefs["protect_frames"]["name"] == "Protect Frames by Default"
+    assert scene["protect_frames"]["items"]["PREFERENCE"][0] == "Add-on Default"
+    # Plain words for where frames go; NAME-protected.EXT as the CLI, Krita and GIMP.
+    assert data["suffix"] == OUTPUT_SUFFIX == "-protected"
+    summary = data["summaries"]["SIBLING"]
+    assert "frame_0001-protected.png" in summary and "original is kept" in summary
+    assert "sibling" not in summary.lower() and "_protected" not in summary
+    assert "replaced" in data["summaries"]["IN_PLACE"]
+    # Image menu: Blender's API adds only at the ends; ours is first, before Blender's draw.
+    assert data["menu_ours"] == 0 and data["menu"][1] == "IMAGE_MT_image.draw", data["menu"]
+    # The shared glue is what runs: no module of Blender's own for it.
+    assert f"{ADDON}.engine" not in data["modules"]
+    assert f"{ADDON}.fixative_host.runner" in data["modules"]
+
+
 def test_missing_dependency(blender_ext: Path, host_results: Path) -> None:
     data = run_case(blender_ext, host_results, "missing_dep")
     assert data["loaded"] is True
@@ -395,18 +487,21 @@ def test_user_interface_under_xvfb(blender_ext: Path, host_results: Path) -> Non
     )
     data = json.loads((host_results / "gui.json").read_text())
     assert data["exception"] is None, data["exception"]
-    steps = ["setup", "show_output", "wait_render", "open_browser", "save_in_browser"]
-    steps += ["wait_saved", "start_cancelled_save", "press_escape", "wait_cancelled"]
+    steps = ["setup", "show_output", "wait_render", "shoot_menu", "open_browser", "fill_browser"]
+    steps += ["save_in_browser", "wait_saved", "shoot_output", "start_cancelled_save"]
+    steps += ["press_escape", "wait_cancelled"]
     ran = [s for i, s in enumerate(data["steps"]) if i == 0 or data["steps"][i - 1] != s]
     assert ran == steps  # each in turn (the waits poll, so may repeat)
     assert data["loaded"] is True and data["alive"] is True
     assert data["draws"].get("output_panel", 0) >= 1
     assert data["draws"].get("image_menu", 0) >= 1 and data["menu_has_entry"] is True
+    assert data["menu_first"] is True  # prepended: Blender's API cannot put it after Save As
+    assert data["default_name"] == "Render_Result-protected.png"  # as the CLI names outputs
     assert data["draws"].get("operator", 0) >= 1  # the file browser's options
     assert data["invoke"] == ["RUNNING_MODAL"]
     assert [(r["frame"], r["error"]) for r in data["reports"]] == [(1, None), (2, None)]
     names = sorted(p.name for p in (host_results / "frames").iterdir())
-    assert names == ["f_0001.png", "f_0001_protected.png", "f_0002.png", "f_0002_protected.png"]
+    assert names == ["f_0001-protected.png", "f_0001.png", "f_0002-protected.png", "f_0002.png"]
     # Saved from the file browser: JPEG chosen, the extension added by the operator's check();
     # thorough (the default for a saved image), run off the main thread with its progress shown.
     saved = data["gui_save"]
@@ -414,9 +509,11 @@ def test_user_interface_under_xvfb(blender_ext: Path, host_results: Path) -> Non
     last_step = f"step {DEFAULT_STEPS}/{DEFAULT_STEPS}"
     assert (saved["report"]["mode"], saved["report"]["steps"]) == ("thorough", DEFAULT_STEPS)
     assert any(last_step in m for m in saved["messages"]), saved["messages"]
-    with Image.open(host_results / "gui_protected.jpg") as im:
+    with Image.open(host_results / "gui-protected.jpg") as im:
         assert (im.format, im.mode, im.size) == ("JPEG", "RGB", (48, 48))
-    chk.assert_declared(host_results / "gui_protected.jpg")
+    chk.assert_declared(host_results / "gui-protected.jpg")
+    # The status bar's message (Blender's INFO report) names the file written.
+    assert "gui-protected.jpg" in saved["message"] and str(ROOT_RESULTS) in saved["message"]
     # Esc while a large thorough save runs: cancelled between the core's steps, nothing written.
     assert data["cancel_started"] == ["RUNNING_MODAL"]
     cancelled = data["cancelled_save"]
@@ -426,3 +523,24 @@ def test_user_interface_under_xvfb(blender_ext: Path, host_results: Path) -> Non
     assert data["big_written"] is False
     assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr[-3000:]
     assert proc.returncode == 0
+    check_screenshots(host_results, data["screenshots"])
+
+
+SCREENSHOTS = ("blender-image-menu.png", "blender-save-dialog.png", "blender-output-panel.png")
+
+
+def check_screenshots(results: Path, taken: list[str]) -> None:
+    """Real pictures of Blender's window (not blank frames); with FIXATIVE_SCREENSHOTS=DIR set,
+    copied there (`FIXATIVE_SCREENSHOTS=docs/images` refreshes the manual's)."""
+    assert sorted(taken) == sorted(SCREENSHOTS)
+    for name in SCREENSHOTS:
+        with Image.open(results / name) as im:
+            assert im.format == "PNG" and im.width >= 400 and im.height >= 300, (name, im.size)
+            colours = len(set(im.convert("RGB").getdata()))
+        assert colours >= 64, (name, colours)  # text, icons, widgets: many distinct colours
+    target = os.environ.get("FIXATIVE_SCREENSHOTS")
+    if target:
+        folder = Path(target) if Path(target).is_absolute() else REPO / target
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in SCREENSHOTS:
+            shutil.copyfile(results / name, folder / name)

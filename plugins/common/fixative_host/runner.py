@@ -3,6 +3,8 @@
 Both paths call `execute` below with the same inputs, so they give the same file. The
 external path exists because official Krita builds (Python 3.10, no numpy) and GIMP's
 Windows build (MSYS2 Python) cannot load PyPI's numpy/onnxruntime wheels in process.
+Blender always runs in process (its extension bundles the wheels); a render reaches it as a
+file, hence `run_file_export`, with the same settings, errors and cancellation.
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ class ExportJob:
     fmt: str  # "png", "jpeg", "tiff" or "webp"
     settings: dict = field(default_factory=dict)  # fixative.ProtectSettings.to_dict()
     quality: int | None = None  # JPEG / WebP quality
-    keep_alpha: bool = True  # False: composite onto white before protecting (PNG "no alpha", JPEG)
+    # False: composite onto white before protecting (PNG "no alpha", JPEG: `Format.alpha`)
+    keep_alpha: bool = True
     overwrite: bool = True  # hosts confirm overwriting in their own file dialogs
 
     def to_dict(self) -> dict:
@@ -54,12 +57,15 @@ def execute(
     raw: RawImage, job: ExportJob, progress: Progress | None, cancel: Cancel | None
 ) -> dict:
     """Protect and write. Runs in whichever Python has numpy, onnxruntime and the core."""
-    import fixative
-    import numpy as np
+    return _protect_and_write(raw.to_array(), raw.icc_profile, job, progress, cancel)
 
-    pixels = raw.to_array()
-    if not job.keep_alpha and pixels.shape[2] == 4:
-        pixels = _over_white(pixels, np)
+
+def _protect_and_write(pixels, icc_profile, job: ExportJob, progress, cancel) -> dict:
+    import fixative
+    from fixative.pixels import flatten_alpha
+
+    if not job.keep_alpha:
+        pixels = flatten_alpha(pixels)  # RGB stays as it is
     settings = fixative.ProtectSettings.from_dict(job.settings)
     protected, report = fixative.protect_array(pixels, settings, progress=progress, cancel=cancel)
     if cancel is not None and cancel():  # pressed during the last step: still nothing written
@@ -70,22 +76,39 @@ def execute(
         protected,
         fmt=job.fmt,
         settings=settings,
-        icc_profile=raw.icc_profile,
+        icc_profile=icc_profile,
         quality=job.quality,
         overwrite=job.overwrite,
     )
     return report_dict(report)
 
 
-def _over_white(pixels, np):
-    """Straight-alpha RGBA over an opaque white background, same dtype, RGB."""
-    peak = 1.0 if pixels.dtype == np.float32 else float(np.iinfo(pixels.dtype).max)
-    rgb = pixels[..., :3].astype(np.float32)
-    alpha = pixels[..., 3:].astype(np.float32) / peak
-    out = rgb * alpha + peak * (1.0 - alpha)
-    if pixels.dtype == np.float32:
-        return out.astype(np.float32)
-    return np.clip(np.rint(out), 0, peak).astype(pixels.dtype)
+def execute_file(
+    src: str, job: ExportJob, progress: Progress | None, cancel: Cancel | None
+) -> dict:
+    """Protect the image file `src` into `job.path` (they may be the same file).
+
+    With `keep_alpha` the core's `protect_file` does it all, keeping the source's metadata;
+    without, the file is read and flattened first, since `protect_file` refuses to drop alpha.
+    """
+    import fixative
+
+    if not job.keep_alpha:
+        image = fixative.read_image(src)
+        # The profile is on `ImageFile.meta` (older cores: on the ImageFile itself).
+        icc = getattr(getattr(image, "meta", image), "icc_profile", None)
+        return _protect_and_write(image.pixels, icc, job, progress, cancel)
+    report = fixative.protect_file(
+        src,
+        job.path,
+        fixative.ProtectSettings.from_dict(job.settings),
+        progress=progress,
+        cancel=cancel,
+        overwrite=job.overwrite,
+        fmt=job.fmt,
+        quality=job.quality,
+    )
+    return report_dict(report)
 
 
 def report_dict(report) -> dict:
@@ -103,18 +126,38 @@ _in_process_problem: list[str | None] = []
 
 
 def in_process_problem() -> str | None:
-    """None when the core can run in this Python, else why not (checked once)."""
+    """None when the core can run in this Python, else why not, naming the package (checked
+    once)."""
     if not _in_process_problem:
         try:
             import fixative  # noqa: F401
             import numpy  # noqa: F401
             import onnxruntime  # noqa: F401
             import PIL  # noqa: F401
+        except ImportError as exc:
+            name = {"PIL": "Pillow"}.get(exc.name or "", exc.name)
+            detail = f"the package '{name}' is missing" if name else str(exc)
+            _in_process_problem.append(f"{detail} ({exc})" if name else detail)
         except Exception as exc:  # a broken binary wheel raises more than ImportError
             _in_process_problem.append(f"{type(exc).__name__}: {exc}")
         else:
             _in_process_problem.append(None)
     return _in_process_problem[0]
+
+
+DEFAULT_WHERE = "this program's Python"
+DEFAULT_REMEDY = (
+    "Install numpy, Pillow and onnxruntime for it, or set an external Python in the Fixative "
+    "settings (see the plug-in's manual)."
+)
+
+
+def missing_message(problem: str, where: str | None = None, remedy: str | None = None) -> str:
+    """What the user reads when the core cannot run in process: what is missing, from which
+    Python, and what to install. A host with no external Python (Blender) words the remedy."""
+    return f"Fixative cannot run inside {where or DEFAULT_WHERE}: {problem}. " + (
+        remedy or DEFAULT_REMEDY
+    )
 
 
 def run_export(
@@ -125,36 +168,55 @@ def run_export(
     cancel: Cancel | None = None,
     python: str | None = None,
     external: bool = False,
+    where: str | None = None,
+    remedy: str | None = None,
 ) -> dict:
     """Protect `raw` into `job.path`; return the core's report as a dict.
 
     `python` is the external interpreter to fall back on; `external=True` forces it.
+    `where`/`remedy` word the missing-dependency message (`missing_message`).
     Every failure becomes a `HostError` whose message the host shows unchanged.
     """
     if not external:
         problem = in_process_problem()
         if problem is None:
-            return _run_in_process(raw, job, progress, cancel)
+            return _in_process(execute, raw, job, progress, cancel)
         if not python:
-            msg = (
-                f"Fixative cannot run inside this program's Python ({problem}). Install numpy, "
-                "Pillow and onnxruntime for it, or set an external Python in the Fixative "
-                "settings (see the plug-in's manual)."
-            )
-            raise HostError(msg)
+            raise HostError(missing_message(problem, where, remedy))
     if not python:
         msg = "No external Python is configured for Fixative."
         raise HostError(msg)
     return _run_external(raw, job, progress, cancel, python)
 
 
-def _run_in_process(raw: RawImage, job: ExportJob, progress, cancel) -> dict:
+def run_file_export(
+    src: str | os.PathLike[str],
+    job: ExportJob,
+    *,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+    where: str | None = None,
+    remedy: str | None = None,
+) -> dict:
+    """Protect the image file `src` into `job.path`, in process only; as `run_export` else.
+
+    For a host that hands over a file rather than pixels (Blender's renders, written by
+    `save_render`, and its rendered frames): same job settings, report and errors.
+    """
+    problem = in_process_problem()
+    if problem is not None:
+        raise HostError(missing_message(problem, where, remedy))
+    return _in_process(execute_file, str(src), job, progress, cancel)
+
+
+def _in_process(run, source, job: ExportJob, progress, cancel) -> dict:
     import fixative
 
     try:
-        return execute(raw, job, progress, cancel)
+        return run(source, job, progress, cancel)
     except fixative.Cancelled as exc:
-        raise HostCancelled(str(exc) or "Cancelled.") from exc
+        msg = f"Cancelled: {Path(job.path).name} was not written."
+        raise HostCancelled(msg) from exc
     except fixative.FixativeError as exc:
         raise HostError(str(exc)) from exc
     except OSError as exc:
