@@ -67,11 +67,10 @@ def run_procedure(name, image, args):
     config = proc.create_config()
     config.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
     config.set_property("image", image)
-    if name.startswith("file-"):
-        config.set_property("file", Gio.File.new_for_path(args.pop("path")))
-    else:
+    path = args.pop("path")
+    if not name.startswith("file-"):
         config.set_core_object_array("drawables", image.get_layers())
-        config.set_property("file", Gio.File.new_for_path(args.pop("path")))
+    config.set_property("file", Gio.File.new_for_path(path))
     for key, value in args.items():
         config.set_property(key, value)
     values = proc.run(config)
@@ -81,8 +80,17 @@ def run_procedure(name, image, args):
         "ok": status == Gimp.PDBStatusType.SUCCESS,
         "error": last_error(),
     }
-    if outcome["ok"] and [v.name for v in proc.get_return_values()] == ["report"]:
-        outcome["report"] = json.loads(values.index(1))  # the core's report, as JSON
+    returned = [v.name for v in proc.get_return_values()]
+    if outcome["ok"] and "report" in returned:
+        outcome["report"] = json.loads(values.index(1 + returned.index("report")))
+    if outcome["ok"] and "preview" in returned:
+        sheet = values.index(1 + returned.index("preview"))
+        outcome["preview"] = None
+        if sheet is not None:  # saved with GIMP's own PNG exporter, for the test to judge
+            out = f"{path.rsplit('.', 1)[0]}-sheet.png"
+            Gimp.file_save(Gimp.RunMode.NONINTERACTIVE, sheet, Gio.File.new_for_path(out), None)
+            outcome["preview"] = {"path": out, "layers": len(sheet.get_layers())}
+            sheet.delete()
     return outcome
 
 
@@ -100,25 +108,44 @@ def defaults():
     return found
 
 
-def describe(widget):
-    """The labels of a dialog, depth-first, and what its Advanced expander holds."""
+def _gtk():
     gi.require_version("Gtk", "3.0")
-    from gi.repository import Gtk
+    gi.require_version("Gdk", "3.0")
+    from gi.repository import Gdk, Gtk
 
-    seen = {"labels": [], "radios": [], "expanders": []}
+    return Gdk, Gtk
+
+
+def _all(widget):
+    """`widget` and everything inside it, internal children (the dialog's buttons) included."""
+    _, Gtk = _gtk()
+    found = [widget]
+    if isinstance(widget, Gtk.Container):
+        children = []
+        widget.forall(children.append)
+        for child in children:
+            found += _all(child)
+    return found
+
+
+def describe(widget):
+    """The labels of a dialog, depth-first, its mnemonics and what its Advanced expander holds."""
+    Gdk, Gtk = _gtk()
+    seen = {"labels": [], "radios": [], "expanders": [], "mnemonics": [], "buttons": []}
 
     def texts(w):
-        found = [w.get_text()] if isinstance(w, Gtk.Label) and w.get_text() else []
-        if isinstance(w, Gtk.Container):
-            for child in w.get_children():
-                found += texts(child)
-        return found
+        return [x.get_text() for x in _all(w) if isinstance(x, Gtk.Label) and x.get_text()]
 
-    def walk(w):
+    for w in _all(widget):
         if isinstance(w, Gtk.RadioButton):
             seen["radios"].append(" ".join(texts(w)))
-        elif isinstance(w, Gtk.Label) and w.get_text():
+        elif isinstance(w, Gtk.Button):
+            seen["buttons"].append(" ".join(texts(w)))
+        if isinstance(w, Gtk.Label) and w.get_text():
             seen["labels"].append(w.get_text())
+            key = w.get_mnemonic_keyval()
+            if key != Gdk.KEY_VoidSymbol:
+                seen["mnemonics"].append([Gdk.keyval_name(Gdk.keyval_to_lower(key)), w.get_label()])
         if isinstance(w, Gtk.Expander):
             title = w.get_label_widget()
             seen["expanders"].append(
@@ -128,38 +155,116 @@ def describe(widget):
                     "contents": texts(w),
                 }
             )
-        if isinstance(w, Gtk.Container):
-            for child in w.get_children():
-                walk(child)
-
-    walk(widget)
     return seen
 
 
-def dialogs(plugin_dir):
-    """Build the plug-in's dialogs as it does (fixative_gimp.dialog), without running them."""
+def pump(seconds=0.0):
+    """Let GTK draw (Xvfb): run its events for `seconds`, then until none are pending."""
+    import time
+
+    _, Gtk = _gtk()
+    end = time.monotonic() + seconds
+    while True:
+        while Gtk.events_pending():
+            Gtk.main_iteration()
+        if time.monotonic() >= end:
+            return
+        time.sleep(0.02)
+
+
+def grab(window, path):
+    """A screenshot of a shown window, taken from the X server as drawn."""
+    Gdk, _ = _gtk()
+    pump(1.0)
+    gdk_window = window.get_window()
+    width, height = gdk_window.get_width(), gdk_window.get_height()
+    shot = Gdk.pixbuf_get_from_window(gdk_window, 0, 0, width, height)
+    shot.savev(path, "png", [], [])
+    return [width, height]
+
+
+def sensitive(dialog, prop):
+    from gi.repository import GObject
+
+    return dialog.get_widget(prop, GObject.TYPE_NONE).get_sensitive()
+
+
+def dialogs(plugin_dir, screenshots):
+    """Build the plug-in's dialogs as it does (fixative_gimp.dialog), show them under Xvfb,
+    drive their controls and, if asked, take screenshots; nothing is exported."""
     import sys
 
     gi.require_version("GimpUi", "3.0")
     from gi.repository import GimpUi
 
-    sys.path[:0] = [plugin_dir, f"{plugin_dir}/lib"]
+    # lib/ first, as fixative.py does: `fixative` is the vendored core, not the entry script.
+    sys.path[:0] = [f"{plugin_dir}/lib", plugin_dir]
     from fixative_gimp import dialog as layout
+    from fixative_gimp.formats import FORMATS
 
+    _, Gtk = _gtk()
     GimpUi.init("fixative-test")
+    image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(spec["sample"]))
     found = {}
     for name in ("plug-in-fixative-export-protected", "file-fixative-png-export"):
         proc = pdb.lookup_procedure(name)
-        dialog = GimpUi.ProcedureDialog.new(proc, proc.create_config(), name)
-        layout.fill(dialog, proc)
-        found[name] = describe(dialog)
+        config = proc.create_config()
+        if name.startswith("file-"):
+            # An ExportProcedureDialog needs the plug-in's own procedure object; from outside
+            # it is a PDB procedure, so GIMP's plain ProcedureDialog holds the same layout.
+            dialog = GimpUi.ProcedureDialog.new(proc, config, proc.get_menu_label())
+            layout.fill_export(dialog, proc, config, FORMATS["png"])
+        else:
+            config.set_property("file", Gio.File.new_for_path("/tmp/tiger-protected.png"))
+            dialog = layout.build_protected(proc, config, image)
+        dialog.show()
+        pump(0.5)
+        seen = describe(dialog)
+        seen["title"] = dialog.get_title()
+        seen["blurbs"] = {p.name: p.get_blurb() for p in proc.get_arguments()}
+        if name.startswith("plug-in"):
+            states = {}
+            for fmt in ("png", "jpeg", "webp", "tiff", "png"):
+                config.set_property("format", fmt)
+                pump()
+                states[fmt] = sensitive(dialog, "quality")
+            seen["quality_sensitive"] = states
+            if screenshots:
+                seen["screenshot"] = grab(dialog, f"{RESULTS}/gimp-dialog.png")
+                # What the AI sees, as an artist asks for it: the dialog's button.
+                config.set_property("steps", 2)  # thorough, kept short for the test
+                [button] = [
+                    w
+                    for w in _all(dialog)
+                    if isinstance(w, Gtk.Button) and "AI sees" in (w.get_label() or "")
+                ]
+                button.clicked()
+                shown = [
+                    w
+                    for w in Gtk.Window.list_toplevels()
+                    if w.get_title() == "What the AI sees" and w.get_visible()
+                ]
+                seen["preview_windows"] = len(shown)
+                if shown:
+                    seen["preview_labels"] = describe(shown[0])["labels"]
+                    seen["preview_images"] = [
+                        [w.get_pixbuf().get_width(), w.get_pixbuf().get_height()]
+                        for w in _all(shown[0])
+                        if isinstance(w, Gtk.Image) and w.get_pixbuf() is not None
+                    ]
+                    seen["preview_screenshot"] = grab(shown[0], f"{RESULTS}/gimp-preview.png")
+                    shown[0].destroy()
+        elif screenshots:
+            seen["screenshot"] = grab(dialog, f"{RESULTS}/gimp-export-png-dialog.png")
+        found[name] = seen
         dialog.destroy()
+    image.delete()
     return found
 
 
 result["defaults"] = defaults()
 if spec.get("dialogs"):
-    result["dialogs"] = dialogs(spec["dialogs"])
+    result["dialogs"] = dialogs(spec["dialogs"], spec.get("screenshots", False))
 
 
 for entry in spec["images"]:

@@ -17,8 +17,8 @@ import adapter_checks as chk
 import numpy as np
 import pytest
 from fixative.refine import DEFAULT_STEPS
-from fixative.settings import MODE_HELP
-from harness import ROOT_RESULTS, run_host
+from fixative.settings import DECLARE_HELP, DECLARE_LABEL, MODE_HELP, STRENGTH_HELP, STRENGTHS
+from harness import ROOT_RESULTS, ROOT_SRC, run_host
 
 sys.path.insert(0, str(chk.REPO / "scripts"))
 import build_gimp_plugin
@@ -26,6 +26,8 @@ import build_gimp_plugin
 pytestmark = pytest.mark.hosts
 CASE = Path(__file__).with_name("gimp_case.py")
 PLUGIN_HOME = ".config/GIMP/3.0/plug-ins/fixative"
+# What GIMP fills itself or shows no widget for; every other argument is the artist's.
+STANDARD_ARGUMENTS = {"run-mode", "image", "drawables", "file", "options", "metadata"}
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +67,7 @@ def run_gimp(
     assert proc.returncode == 0, f"gimp-console failed ({proc.returncode}):\n{proc.stderr[-3000:]}"
     out = json.loads((results / "gimp-result.json").read_text())
     assert out["alive"], "GIMP stopped answering after the operations"
+    out["stderr"] = proc.stderr  # GIMP's and the plug-in's warnings (e.g. duplicate mnemonics)
     return out
 
 
@@ -260,26 +263,89 @@ def test_gimp_protected_png_and_jpeg_exports(rootfs, host_results: Path, gimp_pl
     chk.assert_measurable(figures)
 
 
-def test_gimp_dialogs_offer_mode_and_advanced(
+def distinct_colours(path: Path) -> int:
+    pixels = chk.load(path)[..., :3].reshape(-1, 3)
+    return len(np.unique(pixels, axis=0))
+
+
+def keep_screenshots(res: Path, names: list[str]) -> None:
+    """FIXATIVE_SCREENSHOTS=docs/images refreshes the manual's screenshots from this run."""
+    target = os.environ.get("FIXATIVE_SCREENSHOTS")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        for name in names:
+            shutil.copy(res / name, Path(target) / name)
+
+
+def test_gimp_dialogs_explain_choices_and_advanced(
     rootfs, host_results: Path, gimp_plugin: Path
 ) -> None:
-    """The dialogs as the plug-in builds them, in real GIMP (under Xvfb, not run): the mode as
-    radio buttons explained in one line each, and the view, steps and external Python in a
-    folded Advanced expander."""
+    """Both dialogs as the plug-in builds them (fixative_gimp/dialog.py), shown in real GIMP
+    under Xvfb: every choice explained in the core's words, the view, steps and external Python
+    in a folded Advanced expander, quality greyed out for lossless formats, no mnemonic used
+    twice, the protected PNG type saying what it is, and Export Protected...'s button showing
+    what the AI sees. Screenshots of each land in the results folder (and FIXATIVE_SCREENSHOTS)."""
+    res = host_results
     out = run_gimp(
-        host_results, gimp_plugin, [], extra={"dialogs": f"/home/fixative/{PLUGIN_HOME}"}
+        res,
+        gimp_plugin,
+        [],
+        extra={
+            "dialogs": f"/home/fixative/{PLUGIN_HOME}",
+            "screenshots": True,
+            "sample": f"{ROOT_SRC}/samples/tiger.png",
+        },
     )
+    assert "duplicate mnemonic" not in out["stderr"], out["stderr"][-3000:]
+    declare_help = DECLARE_HELP[:1].upper() + DECLARE_HELP[1:]
     for name, seen in out["dialogs"].items():
-        assert seen["radios"][-2:] == [
+        assert seen["radios"] == [
+            *(f"{s.capitalize()}: {STRENGTH_HELP[s]}" for s in STRENGTHS),
             f"Fast: {MODE_HELP['fast']}",
             f"Thorough: {MODE_HELP['thorough']}",
-        ], (name, seen)
+        ], (name, seen["radios"])
         [advanced] = seen["expanders"]
         assert advanced["title"] == "Advanced" and advanced["expanded"] is False, advanced
-        assert any("view" in text for text in advanced["contents"]), advanced
-        assert any("steps" in text for text in advanced["contents"]), advanced
-        assert any("Python" in text for text in advanced["contents"]), advanced
-        assert "Mode" in " ".join(seen["labels"]), seen["labels"]
+        for text in ("view", "steps", "External Python"):
+            assert any(text in t for t in advanced["contents"]), (text, advanced)
+        labels = " ".join(seen["labels"])
+        assert "Mode" in labels and "Strength" in labels, seen["labels"]
+        assert DECLARE_LABEL in seen["labels"] and any(
+            t.startswith(declare_help) for t in seen["labels"]
+        ), seen["labels"]
+        # Every argument a person sets has a tooltip, in the core's words where it has them.
+        blurbs = {k: v for k, v in seen["blurbs"].items() if k not in STANDARD_ARGUMENTS}
+        assert all(len(text) > 20 for text in blurbs.values()), blurbs
+        assert all(STRENGTH_HELP[s] in blurbs["strength"] for s in STRENGTHS), blurbs
+        assert all(MODE_HELP[m] in blurbs["mode"] for m in MODE_HELP), blurbs
+        assert blurbs["declarations"].startswith(declare_help), blurbs
+        keys = [key for key, _label in seen["mnemonics"]]
+        assert len(keys) == len(set(keys)), f"{name}: mnemonics used twice: {seen['mnemonics']}"
+    protected = out["dialogs"]["plug-in-fixative-export-protected"]
+    assert protected["quality_sensitive"] == {
+        "png": False,
+        "jpeg": True,
+        "webp": True,
+        "tiff": False,
+    }
+    png = out["dialogs"]["file-fixative-png-export"]
+    assert "protected PNG" in png["title"], png["title"]  # the menu label, as in Export As
+    assert any(t.startswith("Fixative protected PNG") for t in png["labels"]), png["labels"]
+    # The preview, as the button shows it: one window with the sheet and what it shows.
+    assert protected["preview_windows"] == 1, protected
+    [(width, height)] = protected["preview_images"]
+    assert width > 3 * height > 3 * 256, protected["preview_images"]
+    assert any("reconstruction" in t for t in protected["preview_labels"])
+    shots = {
+        "gimp-dialog.png": (protected["screenshot"], 300),
+        "gimp-export-png-dialog.png": (png["screenshot"], 300),
+        "gimp-preview.png": (protected["preview_screenshot"], 5000),
+    }
+    for shot, ((w, h), colours) in shots.items():
+        assert chk.load(res / shot).shape[:2] == (h, w), shot
+        assert 300 <= w <= 1280 and 250 <= h <= 1024, (shot, w, h)
+        assert distinct_colours(res / shot) > colours, f"{shot} looks blank"
+    keep_screenshots(res, list(shots))
 
 
 def test_gimp_bad_cases_leave_clear_errors(rootfs, host_results: Path, gimp_plugin: Path) -> None:

@@ -84,3 +84,38 @@ def read_flattened(image: Gimp.Image, drawable: Gimp.Drawable) -> RawImage:
     if in_image_space and image.get_color_profile() is not None:
         icc = bytes(image.get_color_profile().get_icc_profile())
     return RawImage(bytes(data), width, height, channels, sample, icc)
+
+
+def read_merged(image: Gimp.Image) -> RawImage:
+    """The visible layers merged, from a copy: the user's image is never touched."""
+    duplicate = image.duplicate()
+    try:
+        layer = duplicate.merge_visible_layers(Gimp.MergeType.CLIP_TO_IMAGE)
+        return read_flattened(duplicate, layer)
+    finally:
+        duplicate.delete()
+
+
+def image_from_raw(raw: RawImage, name: str) -> Gimp.Image:
+    """A new 8-bit RGB GIMP image holding `raw` (the preview sheet), one layer, no display."""
+    if (raw.channels, raw.sample) != (3, "u8"):
+        msg = f"expected 8-bit RGB, got {raw.channels} channels of {raw.sample}"
+        raise HostError(msg)
+    image = Gimp.Image.new(raw.width, raw.height, Gimp.ImageBaseType.RGB)
+    layer = Gimp.Layer.new(
+        image,
+        name,
+        raw.width,
+        raw.height,
+        Gimp.ImageType.RGB_IMAGE,
+        100.0,
+        Gimp.LayerMode.NORMAL,
+    )
+    image.insert_layer(layer, None, 0)
+    buffer = layer.get_shadow_buffer()
+    buffer.set(Gegl.Rectangle.new(0, 0, raw.width, raw.height), "R'G'B' u8", raw.data)
+    buffer.flush()
+    layer.merge_shadow(True)
+    layer.update(0, 0, raw.width, raw.height)
+    image.clean_all()  # nothing to save: closing it asks nothing
+    return image
