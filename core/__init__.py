@@ -47,18 +47,20 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .declarations import DeclarationSettings
-    from .files import protect_file, read_image, write_image
+    from .files import protect_file
     from .model import default_model_path
     from .protect import protect_array
+    from .reading import read_image
     from .report import ProtectReport
     from .settings import ProtectSettings
+    from .writing import write_image
 
 # Attribute -> submodule. Resolved on first use (PEP 562) so `import fixative` stays light.
 _LAZY = {
     "DeclarationSettings": "declarations",
     "protect_file": "files",
-    "read_image": "files",
-    "write_image": "files",
+    "read_image": "reading",
+    "write_image": "writing",
     "default_model_path": "model",
     "protect_array": "protect",
     "ProtectReport": "report",

@@ -15,6 +15,7 @@ run's live temporary files are never touched.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import re
@@ -23,7 +24,11 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
+
+from .errors import FixativeError, ImageWriteError, OutputExistsError
 
 TAG = "fixative"
 SUFFIX = ".part"
@@ -139,3 +144,102 @@ def remove_stale(folder: str | os.PathLike[str]) -> list[Path]:
                 path.unlink()
                 removed.append(path)
     return removed
+
+
+# --- the atomic write itself ---
+
+
+def check_target(dst: Path, overwrite: bool) -> None:
+    """Refuse early: `dst` exists and may not be replaced, or its folder does not exist."""
+    if not overwrite and dst.exists():
+        msg = f"{dst}: output already exists"
+        raise OutputExistsError(msg)
+    folder = dst.parent if str(dst.parent) else Path(".")
+    if not folder.is_dir():
+        msg = f"{dst}: cannot write the output (folder {folder} does not exist)"
+        raise ImageWriteError(msg)
+
+
+def write(
+    dst: str | os.PathLike[str],
+    fill: Callable[[BinaryIO], None],
+    *,
+    overwrite: bool = False,
+    finish: Callable[[str], None] | None = None,
+) -> None:
+    """Write `dst` atomically: `fill(fh)` writes a hidden temporary file in its folder, which is
+    synced, given `dst`'s mode, passed to `finish(path)` (e.g. to sign it) and renamed into
+    place; without `overwrite` an existing `dst` is never replaced, even one that appears
+    meanwhile. On any error the temporary file is removed and `dst` is untouched."""
+    dst = Path(dst)
+    check_target(dst, overwrite)
+    folder = dst.parent if str(dst.parent) else Path(".")
+    tmp: str | None = None
+    try:
+        fd, tmp = create(folder, dst.name)  # hidden; removed by the next run if killed
+        with os.fdopen(fd, "wb") as fh:
+            fill(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, _final_mode(dst))
+        if finish is not None:
+            finish(tmp)
+        _commit(Path(tmp), dst, overwrite)
+        release(tmp)
+        tmp = None
+    except FixativeError:
+        raise
+    except OSError as exc:
+        raise _write_error(dst, exc) from exc
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            release(tmp)
+
+
+def _write_error(dst: Path, exc: OSError) -> ImageWriteError:
+    if exc.errno == errno.ENOSPC:
+        reason = "disk full"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        reason = "permission denied" if exc.errno != errno.EROFS else "read-only file system"
+    else:
+        reason = exc.strerror or str(exc)
+    return ImageWriteError(f"{dst}: cannot write the output ({reason}); nothing was written")
+
+
+_UMASK: list[int] = []
+_UMASK_LOCK = threading.Lock()
+
+
+def _final_mode(dst: Path) -> int:
+    """An overwritten file keeps its mode; a new one gets what open() would give it."""
+    try:
+        return os.stat(dst).st_mode & 0o7777
+    except OSError:
+        pass
+    with _UMASK_LOCK:  # reading the umask means setting it: do it once, under a lock
+        if not _UMASK:
+            umask = os.umask(0o022)
+            os.umask(umask)
+            _UMASK.append(umask)
+    return 0o666 & ~_UMASK[0]
+
+
+def _commit(tmp: Path, dst: Path, overwrite: bool) -> None:
+    if overwrite:
+        os.replace(tmp, dst)
+        return
+    # link() fails if dst appeared meanwhile: no-clobber without a check-then-rename race.
+    try:
+        os.link(tmp, dst)
+    except FileExistsError:
+        msg = f"{dst}: output already exists"
+        raise OutputExistsError(msg) from None
+    except OSError:  # file systems without hard links
+        if dst.exists():
+            msg = f"{dst}: output already exists"
+            raise OutputExistsError(msg) from None
+        os.replace(tmp, dst)
+        return
+    os.unlink(tmp)

@@ -14,10 +14,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .files import format_for, normalise_format
+from . import formats
 
-EXTENSIONS = {"PNG": ".png", "JPEG": ".jpg", "TIFF": ".tif", "WEBP": ".webp"}
-DEFAULT_SUFFIX = "-protected"
+DEFAULT_SUFFIX = formats.OUTPUT_SUFFIX
 
 
 class PlanError(ValueError):
@@ -66,7 +65,7 @@ def scan(root: Path, *, recursive: bool, skip: str | None, plan: Plan) -> list[_
     found: list[_Found] = []
 
     def classify(path: Path, rel: Path) -> None:
-        if format_for(path) is None:
+        if formats.for_path(path) is None:
             plan.unsupported.append(path)
         else:
             found.append(_Found(path, rel))
@@ -115,11 +114,11 @@ def plan(
     recursive: bool = False,
 ) -> Plan:
     """The jobs for these inputs and options, or PlanError."""
-    fmt = normalise_format(fmt) if fmt else None
+    spec = formats.get(fmt) if fmt else None
     if (in_place or output) and suffix is not None:
         msg = "--suffix cannot be used with --in-place or -o"
         raise PlanError(msg)
-    if in_place and fmt is not None:
+    if in_place and spec is not None:
         msg = "--format cannot be used with --in-place (the file name would lie)"
         raise PlanError(msg)
     if out_dir and not Path(out_dir).is_dir():
@@ -156,8 +155,8 @@ def plan(
         else:
             folder = src.parent
         ext = src.suffix
-        if fmt is not None and format_for(src) != fmt:
-            ext = EXTENSIONS[fmt]
+        if spec is not None and formats.for_path(src) != spec:
+            ext = spec.extension
         return folder / f"{src.stem}{suffix}{ext}"
 
     def looks_like_output(src: Path, dst: Path) -> bool:

@@ -151,50 +151,6 @@ class DeclarationSettings:
         return DATA_MINING_VOCAB + self.data_mining
 
 
-def add_cli_arguments(parser: Any) -> None:
-    """Declaration options for a `protect`-style argparse parser (`--no-declare` is the core's)."""
-    g = parser.add_argument_group("declarations (see docs/declarations.md)")
-    g.add_argument(
-        "--data-mining",
-        choices=DATA_MINING_VALUES,
-        default=DeclarationSettings.data_mining,
-        metavar="VALUE",
-        help="IPTC Data Mining value (default: %(default)s; also DMI-PROHIBITED, "
-        "DMI-PROHIBITED-AIMLTRAINING, DMI-ALLOWED, ...)",
-    )
-    g.add_argument("--other-constraints", metavar="TEXT", help="plus:OtherConstraints text")
-    g.add_argument("--creator", metavar="NAME", help="dc:creator (also names the C2PA signer)")
-    g.add_argument("--copyright", metavar="TEXT", help="dc:rights copyright notice")
-    g.add_argument("--web-statement", metavar="URL", help="xmpRights:WebStatement rights URL")
-    g.add_argument(
-        "--c2pa", action="store_true", help="also embed a signed C2PA manifest (fixative[c2pa])"
-    )
-    g.add_argument("--c2pa-cert", metavar="PEM", help="your C2PA certificate chain (PEM)")
-    g.add_argument("--c2pa-key", metavar="PEM", help="the private key of --c2pa-cert (PEM)")
-    g.add_argument(
-        "--ai-inference",
-        choices=AI_USE_VALUES,
-        default=DeclarationSettings.ai_inference,
-        help="CAWG ai_inference use in the C2PA manifest (default: %(default)s)",
-    )
-
-
-def settings_from_args(args: Any) -> DeclarationSettings:
-    """DeclarationSettings from arguments added by `add_cli_arguments` (+ `--no-declare`)."""
-    return DeclarationSettings(
-        enabled=not getattr(args, "no_declare", False),
-        data_mining=getattr(args, "data_mining", DeclarationSettings.data_mining),
-        other_constraints=getattr(args, "other_constraints", None),
-        creator=getattr(args, "creator", None),
-        copyright=getattr(args, "copyright", None),
-        web_statement=getattr(args, "web_statement", None),
-        c2pa=bool(getattr(args, "c2pa", False) or getattr(args, "c2pa_cert", None)),
-        c2pa_cert=getattr(args, "c2pa_cert", None),
-        c2pa_key=getattr(args, "c2pa_key", None),
-        ai_inference=getattr(args, "ai_inference", DeclarationSettings.ai_inference),
-    )
-
-
 # XML 1.0 forbids most C0 controls; refusing them early gives a clearer error than a broken packet.
 _BAD_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 

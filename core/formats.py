@@ -8,6 +8,7 @@ host whose own Python lacks them can still build its menus from it.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,6 +89,12 @@ def for_path(path: str | os.PathLike[str]) -> Format | None:
     return None
 
 
+def listing(names: Iterable[str]) -> str:
+    """'PNG, TIFF or WebP': names as a message lists them."""
+    names = list(names)
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
 def output_name(stem: str, fmt: str, suffix: str = OUTPUT_SUFFIX) -> str:
     """The default name of a protected output: 'art' + 'png' -> 'art-protected.png'."""
     return f"{stem}{suffix}{get(fmt).extension}"
@@ -102,3 +109,17 @@ def check_quality(quality: int | None) -> int | None:
         msg = f"quality must be between {low} and {high}, not {quality}"
         raise SettingsError(msg)
     return quality
+
+
+def choose(fmt: str | None, target: str | os.PathLike[str], source: str) -> str:
+    """The output's format: `fmt` when asked (it must agree with `target`'s extension), else the
+    one the extension names, else the `source`'s."""
+    implied = for_path(target)
+    if fmt is not None:
+        chosen = normalise(fmt, str(target))
+        if implied is not None and implied.name != chosen:
+            said = implied.name
+            msg = f"{target}: the extension says {said} but the format asked for is {chosen}"
+            raise SettingsError(msg)
+        return chosen
+    return implied.name if implied is not None else source

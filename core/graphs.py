@@ -154,3 +154,20 @@ def latent_distortion(
 
     lo, lp = encode(original), encode(protected)
     return float(np.linalg.norm(lp - lo) / max(float(np.linalg.norm(lo)), 1e-12))
+
+
+def status() -> list[dict[str, Any]]:
+    """The auxiliary graphs of models/manifest.json: role, file, sha256, present, verified."""
+    rows: list[dict[str, Any]] = []
+    for role in INTERFACES:
+        row: dict[str, Any] = {"role": role}
+        try:
+            path, pinned = graph_path(role)
+            row.update(file=path.name, path=str(path), sha256=pinned, present=path.is_file())
+            row["sha256_verified"] = False
+            verify(role)
+            row["sha256_verified"] = bool(pinned)
+        except ModelError as exc:
+            row["error"] = str(exc)
+        rows.append(row)
+    return rows

@@ -60,16 +60,27 @@ def to_unit(pixels: np.ndarray) -> np.ndarray:
     return rgb
 
 
-def from_unit(rgb: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """Quantise float RGB in [0, 1] to `dtype` (round half to even, no dithering: deterministic)."""
+def from_unit(rgb: np.ndarray, dtype: np.dtype, *, scratch: bool = False) -> np.ndarray:
+    """Quantise float RGB in [0, 1] to `dtype` (round half to even, no dithering: deterministic).
+
+    `scratch=True` (float32 `rgb` only) works in `rgb` itself, which is left overwritten: one
+    buffer less per band of a large image.
+    """
     import numpy as np
 
     s = scale(dtype)
+    if not scratch:
+        if s == 1.0:
+            return np.clip(rgb, 0.0, 1.0).astype(np.float32, copy=False)
+        out = np.clip(rgb, 0.0, 1.0) * np.float32(s)
+        np.rint(out, out=out)
+        return out.astype(dtype)
+    np.clip(rgb, 0.0, 1.0, out=rgb)
     if s == 1.0:
-        return np.clip(rgb, 0.0, 1.0).astype(np.float32, copy=False)
-    out = np.clip(rgb, 0.0, 1.0) * np.float32(s)
-    np.rint(out, out=out)
-    return out.astype(dtype)
+        return rgb.copy()
+    rgb *= np.float32(s)
+    np.rint(rgb, out=rgb)
+    return rgb.astype(dtype)
 
 
 def flatten_alpha(pixels: np.ndarray) -> np.ndarray:

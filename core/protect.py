@@ -124,6 +124,7 @@ def compute_delta_rows(
     model: Model,
     *,
     tile: int = TILE,
+    axes: tuple[_Axis, _Axis] | None = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
 ) -> Iterator[tuple[int, int, np.ndarray]]:
@@ -131,11 +132,12 @@ def compute_delta_rows(
 
     `delta` is float32 (3, rows, W): the blended unit perturbation for those rows, channels
     first like the model's output, so that blending tiles in is contiguous memory work.
+    `axes` is `plan(H, W, model, tile)` when the caller has it already.
     """
     import numpy as np
 
     h, w = pixels.shape[:2]
-    ax_y, ax_x = plan(h, w, model, tile)
+    ax_y, ax_x = axes or plan(h, w, model, tile)
     total = len(ax_y.starts) * len(ax_x.starts)
     scale = np.float32(1.0 / px.scale(pixels.dtype))
     done = 0
@@ -173,14 +175,18 @@ def compute_delta_rows(
 
 
 def _unit_on(
-    src: np.ndarray, model: Model, tile: int, progress: Progress | None, cancel: Cancel | None
+    src: np.ndarray,
+    model: Model,
+    axes: tuple[_Axis, _Axis],
+    progress: Progress | None,
+    cancel: Cancel | None,
 ) -> np.ndarray:
     """The generator's whole unit perturbation (3, H, W) for `src` (the view, held in memory)."""
     import numpy as np
 
     h, w = src.shape[:2]
     unit = np.empty((3, h, w), dtype=np.float32)
-    for y0, y1, d in compute_delta_rows(src, model, tile=tile, progress=progress, cancel=cancel):
+    for y0, y1, d in compute_delta_rows(src, model, axes=axes, progress=progress, cancel=cancel):
         unit[:, y0:y1] = d
     return unit
 
@@ -191,7 +197,7 @@ def _bands(
     eps: float,
     v: vw.View,
     *,
-    tile: int,
+    axes: tuple[_Axis, _Axis],
     mode: str,
     steps: int,
     device: str,
@@ -203,7 +209,7 @@ def _bands(
     import numpy as np
 
     if v.native and mode == FAST:  # today's path: the generator in bands, nothing held whole
-        yield from compute_delta_rows(pixels, model, tile=tile, progress=progress, cancel=cancel)
+        yield from compute_delta_rows(pixels, model, axes=axes, progress=progress, cancel=cancel)
         return
     share = 1.0 if mode == FAST else GENERATOR_SHARE
 
@@ -213,7 +219,7 @@ def _bands(
         return lambda f, what: progress(lo + (hi - lo) * f, what)
 
     src = px.to_unit(pixels) if v.native else vw.downscale(pixels, v)
-    unit = _unit_on(src, model, tile, part(0.0, share), cancel)
+    unit = _unit_on(src, model, axes, part(0.0, share), cancel)
     if mode == THOROUGH:
         unit = refine(
             src, unit, eps, steps, device=device, threads=threads,
@@ -264,10 +270,31 @@ def protect_with(
     Its defaults are the bare generator at native size; `protect_array` applies the defaults of
     `ProtectSettings` (the AI's view, thorough mode).
     """
+    px.check(pixels)
+    return _protect(
+        pixels, model, strength, tile=tile, view=view, mode=mode, steps=steps, device=device,
+        threads=threads, progress=progress, cancel=cancel,
+    )  # fmt: skip
+
+
+def _protect(
+    pixels: np.ndarray,
+    model: Model,
+    strength: str,
+    *,
+    tile: int = TILE,
+    view: str | int = vw.NATIVE,
+    mode: str = FAST,
+    steps: int | None = None,
+    device: str = "auto",
+    threads: int | None = None,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+) -> tuple[np.ndarray, ProtectReport]:
+    """`protect_with` on pixels already checked against the array contract."""
     import numpy as np
 
     start = time.perf_counter()
-    px.check(pixels)
     eps = np.float32(model.spec.epsilon[strength])
     h, w, c = pixels.shape
     v = vw.plan(h, w, view, model.spec.size_multiple)
@@ -278,21 +305,15 @@ def protect_with(
     max_diff = 0.0
     ax_y, ax_x = plan(v.view_height, v.view_width, model, tile)
     bands = _bands(
-        pixels, model, float(eps), v, tile=tile, mode=mode, steps=n_steps, device=device,
-        threads=threads, progress=progress, cancel=cancel,
+        pixels, model, float(eps), v, axes=(ax_y, ax_x), mode=mode, steps=n_steps,
+        device=device, threads=threads, progress=progress, cancel=cancel,
     )  # fmt: skip
     for y0, y1, delta in bands:
         orig = pixels[y0:y1]
         work = px.to_unit(orig)  # the one float buffer per band, reused below
         delta = delta * eps
         work += delta.transpose(1, 2, 0)
-        np.clip(work, 0.0, 1.0, out=work)
-        if s == 1.0:
-            new = work.copy()
-        else:
-            work *= np.float32(s)
-            np.rint(work, out=work)
-            new = work.astype(pixels.dtype)
+        new = px.from_unit(work, pixels.dtype, scratch=True)  # `work` is free again after it
         if c == 4:
             # Fully transparent pixels keep their exact colour: nothing shows, nothing changes.
             clear = orig[..., 3] == 0
@@ -338,9 +359,9 @@ def protect_array(
     stay bit-identical. Raises `Cancelled` if `cancel()` returns True between tiles or steps.
     """
     settings = settings or ProtectSettings()
-    px.check(pixels)
+    px.check(pixels)  # before loading the model: a bad array fails at once
     model = get_model(settings.model_path, settings.device, settings.threads)
-    return protect_with(
+    return _protect(
         pixels,
         model,
         settings.strength,

@@ -5,7 +5,10 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .writing import Written
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,21 @@ class ProtectReport:
         if math.isinf(self.psnr):
             data["psnr"] = None  # JSON has no infinity
         return data
+
+    def for_output(
+        self, written: Written, *, src: str | None = None, seconds: float | None = None
+    ) -> ProtectReport:
+        """This report with the facts of the file written (`fixative.writing.Written`)."""
+        return dataclasses.replace(
+            self,
+            src=src,
+            dst=written.dst,
+            format=written.format,
+            quality=written.quality,
+            declarations=written.declarations,
+            c2pa=written.c2pa,
+            seconds=self.seconds if seconds is None else seconds,
+        )
 
     def summary(self) -> str:
         psnr = "inf" if math.isinf(self.psnr) else f"{self.psnr:.1f}"

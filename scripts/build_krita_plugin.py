@@ -22,7 +22,6 @@ import shutil
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from plugin_vendor import PLATFORMS, REPO, vendor_core, vendor_wheels, write_zip
 
 SOURCE = REPO / "plugins" / "krita"

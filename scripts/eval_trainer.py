@@ -34,17 +34,14 @@ import io
 import json
 import math
 import os
-import sys
 import tempfile
 import time
 import zlib
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dataset import CLIP_PREFIX, eval_files, load_rgb
+from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CACHE = REPO / "runs" / "eval-trainer"

@@ -36,13 +36,11 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dataset import CLIP_PREFIX, center_crop, eval_files, load_rgb
 from eot import jpeg_real
 from metrics import psnr, relative_distortion, sign_agreement, ssim
 from pgd import pgd, target_pattern
+from PIL import Image
 from taef2 import load_decoder, load_encoder
 
 REPO = Path(__file__).resolve().parent.parent

@@ -20,8 +20,6 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fetch_models import PINNED
 from generator import Generator, GeneratorConfig, receptive_field
 

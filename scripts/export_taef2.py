@@ -33,13 +33,11 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
-from torch import nn
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fetch_models import PINNED, sha256_of
 from generator import GeneratorConfig, texture_mask
 from taef2 import LATENT_CHANNELS, load_decoder_pth, load_encoder_pth, weights_dir
 from taef2_vjp import EncoderVJP, MixVJP
+from torch import nn
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS = REPO / "models"

@@ -25,17 +25,14 @@ import random
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dataset import EVAL_DIR, EVAL_IMAGES, EXTRA_DIR, MANIFEST
+from PIL import Image
 
 PACKAGES = (
     "gnome-backgrounds",

@@ -14,8 +14,6 @@ from collections import Counter
 from pathlib import Path
 
 import onnx
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from export_onnx import generator_from_onnx, sha256_of
 from generator import count_parameters
 

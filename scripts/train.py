@@ -36,13 +36,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dataset import DEV_DIR, EXTRA_DIR, data_digest, extra_train_files, load_rgb, train_files
 from eot import random_transform
 from generator import Generator, GeneratorConfig, texture_mask
 from metrics import relative_distortion
+from PIL import Image
 from taef2 import load_encoder
 
 REPO = Path(__file__).resolve().parent.parent

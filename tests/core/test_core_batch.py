@@ -362,8 +362,8 @@ def test_a_run_removes_what_a_killed_run_left(
 # The CLI with every write cut in two by a pause, so that the kill can land inside a write.
 SLOW_WRITES = """
 import io, os, sys, time
-import fixative.files as ff
-real = ff._encode
+import fixative.writing as fw
+real = fw.encode
 def encode(buf, *args, **kwargs):
     whole = io.BytesIO()
     real(whole, *args, **kwargs)
@@ -372,7 +372,7 @@ def encode(buf, *args, **kwargs):
     buf.flush()
     time.sleep(float(os.environ["FIXATIVE_TEST_PAUSE"]))
     buf.write(data[len(data) // 2 :])
-ff._encode = encode
+fw.encode = encode
 from fixative.cli import main
 sys.exit(main(sys.argv[1:]))
 """

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fixative import cli, graphs, view
+from fixative.cli.protect import ProgressLine
 from fixative.refine import DEFAULT_STEPS
 from fixative.settings import MAX_STEPS, MODES, ProtectSettings
 from PIL import Image
@@ -171,22 +172,21 @@ def test_info_with_a_broken_model(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "ERROR" in capsys.readouterr().out
 
 
-def test_plugged_subcommands_are_optional(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli, "_optional_module", lambda name: None)
-    parser, plugged = cli.build_parser()
-    assert plugged == {}
-    assert parser.parse_args(["info"]).command == "info"
-
-
-def test_plugged_subcommands_registered_when_present() -> None:
-    _parser, plugged = cli.build_parser()
-    for command, module in cli._PLUGGED.items():
-        exists = (Path(cli.__file__).parent / f"{module}.py").is_file()
-        assert (command in plugged) == exists
+def test_every_command_is_registered_once(capsys: pytest.CaptureFixture[str]) -> None:
+    # One registry (cli.COMMANDS): each module adds its command and says how it runs.
+    parser = cli.build_parser()
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--help"])
+    listed = capsys.readouterr().out
+    for command in ("protect", "info", "check", "site-snippets"):
+        assert command in listed
+    for argv in (["protect", "x.png"], ["info"], ["check", "x.png"], ["site-snippets"]):
+        args = parser.parse_args(argv)
+        assert args.command == argv[0] and callable(args.run)
 
 
 def test_progress_line(capsys: pytest.CaptureFixture[str]) -> None:
-    bar = cli.ProgressLine(2, enabled=True)
+    bar = ProgressLine(2, enabled=True)
     bar.update(0, 0.5, "a.png: tile 1/2")
     bar.file_done(0)
     bar.update(1, 1.0, "b.png: tile 2/2")
@@ -309,7 +309,7 @@ def test_bad_mode_steps_or_view_names_the_option(
 def test_progress_shows_the_steps_and_tiles(
     images: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli.ProgressLine, "LOG_SECONDS", 0.0)  # a log line for every message
+    monkeypatch.setattr(ProgressLine, "LOG_SECONDS", 0.0)  # a log line for every message
     assert run("protect", images / "a.png", "--steps", "2") == 0
     err = capsys.readouterr().err  # not a terminal: plain lines
     assert "a.png: step 1/2, tile 1/1" in err and "a.png: step 2/2, tile 1/1" in err
@@ -319,7 +319,7 @@ def test_progress_shows_the_steps_and_tiles(
 def test_progress_line_keeps_the_step_when_the_name_is_long(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    bar = cli.ProgressLine(1, enabled=True)
+    bar = ProgressLine(1, enabled=True)
     bar.update(0, 0.5, "/very/long/folder/" * 10 + "art.png: step 3/8, tile 2/4")
     err = capsys.readouterr().err
     assert "art.png: step 3/8, tile 2/4" in err and len(err.strip("\r").rstrip()) <= bar.width

@@ -12,7 +12,6 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
-import fixative.files as ff
 import numpy as np
 import pytest
 from fixative import (
@@ -29,6 +28,7 @@ from fixative import (
     read_image,
     write_image,
 )
+from fixative.reading import estimate_jpeg_quality
 from PIL import Image, ImageCms, PngImagePlugin
 
 DECLARED = b"DMI-PROHIBITED-GENAIMLTRAINING"
@@ -306,8 +306,8 @@ def test_16_bit_colour_png_keeps_16_bits(conv_model: Path, tmp_path: Path, chann
     # multiple of 257 and would hide whether the perturbation kept its 16-bit precision.
     protect_file(tmp_path / "c16.png", tmp_path / "out.png", ProtectSettings(mode="fast"))
     back = read_image(tmp_path / "out.png")
-    assert back.pixels.dtype == np.uint16 and back.text["Title"] == "deep"
-    assert back.dpi == pytest.approx((300, 300), abs=0.05)
+    assert back.pixels.dtype == np.uint16 and back.meta.text["Title"] == "deep"
+    assert back.meta.dpi == pytest.approx((300, 300), abs=0.05)
     src = read_image(tmp_path / "c16.png").pixels
     diff = back.pixels.astype(np.int64) - src
     assert np.count_nonzero(diff % 257) > diff.size // 4
@@ -347,7 +347,7 @@ def test_jpeg_metadata_quality_and_subsampling(conv_model: Path, tmp_path: Path)
     report = protect_file(src, tmp_path / "out.jpg")
     out = Image.open(tmp_path / "out.jpg")
     assert report.quality == 77 and report.format == "JPEG"
-    assert ff.estimate_jpeg_quality(out.quantization) == 77
+    assert estimate_jpeg_quality(out.quantization) == 77
     from PIL import JpegImagePlugin
 
     assert JpegImagePlugin.get_sampling(out) == 1
@@ -360,14 +360,14 @@ def test_jpeg_metadata_quality_and_subsampling(conv_model: Path, tmp_path: Path)
 def test_jpeg_quality_estimate(tmp_path: Path, quality: int) -> None:
     buf = io.BytesIO()
     noise().save(buf, "JPEG", quality=quality)
-    assert ff.estimate_jpeg_quality(Image.open(buf).quantization) == quality
+    assert estimate_jpeg_quality(Image.open(buf).quantization) == quality
 
 
 def test_quality_override_and_format_change(conv_model: Path, tmp_path: Path) -> None:
     noise().save(tmp_path / "a.png")
     report = protect_file(tmp_path / "a.png", tmp_path / "a.jpg", quality=60)
     assert report.format == "JPEG" and report.quality == 60
-    assert ff.estimate_jpeg_quality(Image.open(tmp_path / "a.jpg").quantization) == 60
+    assert estimate_jpeg_quality(Image.open(tmp_path / "a.jpg").quantization) == 60
     protect_file(tmp_path / "a.png", tmp_path / "b.bin", fmt="webp")
     assert Image.open(tmp_path / "b.bin").format == "WEBP"
     with pytest.raises(SettingsError, match="extension says PNG"):
@@ -529,7 +529,8 @@ def test_write_image_from_arrays(tmp_path: Path) -> None:
     f = np.random.default_rng(0).random((20, 30, 4)).astype(np.float32)
     write_image(tmp_path / "f.png", f, fmt="png", settings=ProtectSettings(), dpi=(72, 72))
     back = read_image(tmp_path / "f.png")
-    assert back.pixels.dtype == np.uint16 and back.xmp is not None and DECLARED in back.xmp
+    assert back.pixels.dtype == np.uint16
+    assert back.meta.xmp is not None and DECLARED in back.meta.xmp
     assert np.abs(back.pixels / 65535.0 - f).max() < 1e-4
     u8 = (f[..., :3] * 255).astype(np.uint8)
     write_image(
@@ -542,9 +543,7 @@ def test_write_image_from_arrays(tmp_path: Path) -> None:
         quality=92,
     )
     out = Image.open(tmp_path / "u.jpg")
-    assert (
-        out.info["icc_profile"] == srgb_icc() and ff.estimate_jpeg_quality(out.quantization) == 92
-    )
+    assert out.info["icc_profile"] == srgb_icc() and estimate_jpeg_quality(out.quantization) == 92
     assert out.getexif()[0x0112] == 6
     with pytest.raises(OutputExistsError):
         write_image(tmp_path / "u.jpg", u8, fmt="jpeg", settings=DeclarationSettings())
@@ -554,14 +553,14 @@ def test_write_image_from_arrays(tmp_path: Path) -> None:
     write_image(tmp_path / "x.tif", deep, fmt="tiff", settings=DeclarationSettings(), dpi=(96, 96))
     back = read_image(tmp_path / "x.tif")
     assert back.pixels.dtype == np.uint16 and np.array_equal(back.pixels, deep)
-    assert back.xmp is not None and DECLARED in back.xmp
+    assert back.meta.xmp is not None and DECLARED in back.meta.xmp
 
 
 def test_progressive_jpeg_stays_progressive(conv_model: Path, tmp_path: Path) -> None:
     noise(64, 64).save(tmp_path / "p.jpg", quality=88, progressive=True)
     protect_file(tmp_path / "p.jpg", tmp_path / "out.jpg")
     out = Image.open(tmp_path / "out.jpg")
-    assert out.info.get("progressive") and ff.estimate_jpeg_quality(out.quantization) == 88
+    assert out.info.get("progressive") and estimate_jpeg_quality(out.quantization) == 88
 
 
 def test_encoder_refusal_is_a_write_error(conv_model: Path, tmp_path: Path) -> None:

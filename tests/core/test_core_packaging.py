@@ -29,9 +29,11 @@ def test_wheel_contains_package_model_and_entry_point(tmp_path: Path) -> None:
         manifest = json.loads(zf.read("fixative/models/manifest.json"))
         entry_points = next(n for n in names if n.endswith("entry_points.txt"))
         scripts = zf.read(entry_points).decode()
-    modules = ("__init__", "__main__", "cli", "model", "protect", "files", "png16")
-    for module in (*modules, "view", "refine", "graphs"):
+    modules = ("__init__", "__main__", "model", "protect", "files", "reading", "writing")
+    for module in (*modules, "formats", "png16", "view", "refine", "graphs"):
         assert f"fixative/{module}.py" in names
+    for command in ("__init__", "protect", "info", "check", "snippets"):
+        assert f"fixative/cli/{command}.py" in names
     assert f"fixative/models/{manifest['default']}" in names
     # Thorough mode's graphs (and the TAEF2 model card with the weights' licence) ship too.
     assert manifest["graphs"]

@@ -145,7 +145,7 @@ def test_protect_keeps_16_bits_and_metadata(
     if channels == 4:
         assert np.array_equal(out.pixels[:8], arr[:8])
         assert np.array_equal(out.pixels[..., 3], arr[..., 3])
-    assert out.xmp is not None and b"DMI-PROHIBITED-GENAIMLTRAINING" in out.xmp
+    assert out.meta.xmp is not None and b"DMI-PROHIBITED-GENAIMLTRAINING" in out.meta.xmp
     # Other readers accept our file (Pillow reduces it to 8 bits, its own limitation).
     pil = Image.open(tmp_path / "out.tif")
     assert pil.size == (56, 40)

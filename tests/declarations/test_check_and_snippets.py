@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from decl_helpers import edit_one_png_pixel, save_with_xmp
-from fixative import check, snippets
+from fixative import check, cli
 from fixative.c2pa_sign import local_identity, sign_c2pa
 from fixative.declarations import DeclarationSettings, xmp_for
 from PIL import Image
@@ -19,16 +19,12 @@ SETTINGS = DeclarationSettings(c2pa=True, creator="Ana", other_constraints="no s
 
 
 def _cli(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="fixative")
-    sub = parser.add_subparsers(dest="command", required=True)
-    check.add_parser(sub)
-    snippets.add_parser(sub)
-    return parser.parse_args(argv)
+    return cli.build_parser().parse_args(argv)
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
     args = _cli(*argv)
-    code = args.func(args)
+    code = args.run(args)
     return code, capsys.readouterr().out
 
 
@@ -227,7 +223,7 @@ def test_site_snippets_tdmrep_json_is_valid(capsys) -> None:
 
 def test_site_snippets_refuse_a_bad_policy_url(capsys) -> None:
     args = _cli("site-snippets", "--policy", 'javascript:"x"')
-    assert args.func(args) == 2
+    assert args.run(args) == 2
     assert "must be an http(s) URL" in capsys.readouterr().err
 
 

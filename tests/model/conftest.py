@@ -1,8 +1,7 @@
-"""Fixtures for the shipped-model tests: the training scripts on sys.path, TAEF2, unseen crops."""
+"""Fixtures for the shipped-model tests: TAEF2, unseen crops (scripts/ is on pythonpath)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +9,6 @@ import pytest
 import torch  # the train extra: scripts/run-tests.sh installs it; these tests never skip without it
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "scripts"))
 
 
 @pytest.fixture(scope="session")

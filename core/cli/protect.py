@@ -1,4 +1,4 @@
-"""The `fixative` command: protect files, show what is installed, check and site snippets.
+"""`fixative protect`: protect files and folders, one line (or one JSON report) per file.
 
 Exit codes: 0 all done, 1 some inputs failed (the others were still processed), 2 usage error.
 """
@@ -6,8 +6,6 @@ Exit codes: 0 all done, 1 some inputs failed (the others were still processed), 
 from __future__ import annotations
 
 import argparse
-import codecs
-import contextlib
 import json
 import os
 import shutil
@@ -18,31 +16,30 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from . import __version__, batch
-from . import view as vw
-from .declarations import add_cli_arguments
-from .errors import FixativeError, ModelError, SettingsError
-from .refine import DEFAULT_STEPS
-from .settings import DEVICES, MAX_STEPS, MODE_HELP, MODES, STRENGTHS, THOROUGH, ProtectSettings
+from .. import batch, formats, graphs
+from .. import view as vw
+from ..declarations import AI_USE_VALUES, DATA_MINING_VALUES, DeclarationSettings
+from ..errors import FixativeError, ModelError
+from ..refine import DEFAULT_STEPS
+from ..settings import (
+    DEVICE_HELP,
+    DEVICES,
+    MAX_STEPS,
+    MODE_HELP,
+    MODES,
+    STRENGTH_HELP,
+    STRENGTHS,
+    THOROUGH,
+    ProtectSettings,
+)
+from .common import UsageError, positive, quality, safe_text, steps, view
 
-# Subcommands implemented in their own modules with `add_parser(subparsers)` + `run(args)`.
-_PLUGGED = {"check": "check", "site-snippets": "snippets"}
+
+def _choices(table: dict[str, str]) -> str:
+    return "; ".join(f"{k} = {v}" for k, v in table.items()) + " (default: %(default)s)"
 
 
-class UsageError(Exception):
-    """A command line that makes no sense; reported with exit code 2."""
-
-
-def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
-    parser = argparse.ArgumentParser(
-        prog="fixative",
-        description="Protect images against generative-AI mimicry and declare them not for "
-        "AI training.",
-    )
-    parser.add_argument("--version", action="version", version=f"fixative {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
-
+def add_parser(sub: Any) -> argparse.ArgumentParser:
     p = sub.add_parser("protect", help="protect image files", description="Protect image files.")
     p.add_argument(
         "inputs",
@@ -63,38 +60,40 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
     p.add_argument(
         "--suffix",
         default=None,
-        help="added to each output's name when no -o is given (default: -protected)",
+        help=f"added to each output's name when no -o is given (default: {formats.OUTPUT_SUFFIX})",
     )
     defaults = ProtectSettings()  # the CLI's defaults are the library's
-    p.add_argument("--strength", choices=STRENGTHS, default=defaults.strength)
     p.add_argument(
-        "--mode",
-        choices=MODES,
-        default=defaults.mode,
-        help="; ".join(f"{m} = {MODE_HELP[m]}" for m in MODES) + " (default: %(default)s)",
+        "--strength", choices=STRENGTHS, default=defaults.strength, help=_choices(STRENGTH_HELP)
     )
+    p.add_argument("--mode", choices=MODES, default=defaults.mode, help=_choices(MODE_HELP))
     p.add_argument(
         "--steps",
-        type=_steps,
+        type=steps,
         default=defaults.steps,
         metavar="N",
         help=f"gradient steps of thorough mode, 1-{MAX_STEPS} (default: {DEFAULT_STEPS})",
     )
     p.add_argument(
         "--view",
-        type=_view,
+        type=view,
         default=defaults.view,
         metavar="auto|native|N",
         help="the size the AI reads your picture at: "
         + "; ".join(f"{v} = {h}" for v, (_label, h) in vw.VIEW_HELP.items())
         + "; or a number N for about NxN pixels (default: %(default)s)",
     )
-    p.add_argument("--device", choices=DEVICES, default="auto")
-    p.add_argument("--threads", type=_positive, default=None, help="CPU threads for the model")
-    p.add_argument("--jobs", type=_positive, default=1, help="files processed at once")
+    p.add_argument("--device", choices=DEVICES, default=defaults.device, help=_choices(DEVICE_HELP))
+    p.add_argument("--threads", type=positive, default=None, help="CPU threads for the model")
+    p.add_argument("--jobs", type=positive, default=1, help="files processed at once")
     p.add_argument("--model", metavar="ONNX", help="model file (default: the shipped model)")
-    p.add_argument("--format", choices=["png", "jpeg", "jpg", "tiff", "webp"], default=None)
-    p.add_argument("--quality", type=_quality, default=None, help="JPEG/WebP quality 1-100")
+    p.add_argument(
+        "--format",
+        choices=[*formats.KEYS, *(a.lower() for a in formats.ALIASES)],
+        default=None,
+        help="output format (default: the one the output's extension names, else the input's)",
+    )
+    p.add_argument("--quality", type=quality, default=None, help="JPEG/WebP quality 1-100")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument(
         "--skip-existing",
@@ -111,108 +110,67 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
         help="also write what the AI sees (one input only): original | protected | the AI's "
         "reconstruction of each, at about 512x512",
     )
-    add_cli_arguments(p)  # --data-mining, --creator, --c2pa, ... (fixative.declarations)
+    _add_declaration_arguments(p)
     out = p.add_mutually_exclusive_group()
     out.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     out.add_argument("--json", action="store_true", help="print one JSON report on stdout")
 
-    i = sub.add_parser("info", help="show version, model and devices")
-    i.add_argument("--device", choices=DEVICES, default="auto")
-    i.add_argument("--model", metavar="ONNX", help="model file (default: the shipped model)")
-    i.add_argument("--json", action="store_true")
-
-    plugged: dict[str, Any] = {}
-    for command, module in _PLUGGED.items():
-        mod = _optional_module(module)
-        if mod is not None:
-            mod.add_parser(sub)
-            plugged[command] = mod
-    return parser, plugged
+    return p
 
 
-def _optional_module(name: str) -> Any:
-    """The subcommand module, or None while it does not exist (it is developed separately)."""
-    from importlib import import_module
-
-    try:
-        return import_module(f".{name}", __package__)
-    except ModuleNotFoundError as exc:
-        if exc.name == f"{__package__}.{name}":
-            return None
-        raise
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        msg = f"must be a positive integer, not {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
-
-
-def _steps(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= MAX_STEPS:
-        msg = f"must be an integer from 1 to {MAX_STEPS}, not {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
+def _add_declaration_arguments(parser: argparse.ArgumentParser) -> None:
+    """--data-mining, --creator, --c2pa, ...: the fields of `DeclarationSettings`."""
+    g = parser.add_argument_group("declarations (see docs/declarations.md)")
+    g.add_argument(
+        "--data-mining",
+        choices=DATA_MINING_VALUES,
+        default=DeclarationSettings.data_mining,
+        metavar="VALUE",
+        help="IPTC Data Mining value (default: %(default)s; also DMI-PROHIBITED, "
+        "DMI-PROHIBITED-AIMLTRAINING, DMI-ALLOWED, ...)",
+    )
+    g.add_argument("--other-constraints", metavar="TEXT", help="plus:OtherConstraints text")
+    g.add_argument("--creator", metavar="NAME", help="dc:creator (also names the C2PA signer)")
+    g.add_argument("--copyright", metavar="TEXT", help="dc:rights copyright notice")
+    g.add_argument("--web-statement", metavar="URL", help="xmpRights:WebStatement rights URL")
+    g.add_argument(
+        "--c2pa", action="store_true", help="also embed a signed C2PA manifest (fixative[c2pa])"
+    )
+    g.add_argument("--c2pa-cert", metavar="PEM", help="your C2PA certificate chain (PEM)")
+    g.add_argument("--c2pa-key", metavar="PEM", help="the private key of --c2pa-cert (PEM)")
+    g.add_argument(
+        "--ai-inference",
+        choices=AI_USE_VALUES,
+        default=DeclarationSettings.ai_inference,
+        help="CAWG ai_inference use in the C2PA manifest (default: %(default)s)",
+    )
 
 
-def _view(text: str) -> str | int:
-    try:
-        return vw.parse(text)
-    except SettingsError as exc:  # argparse names the option in front of the message
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _quality(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 100:
-        msg = f"must be an integer from 1 to 100, not {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser, plugged = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "protect":
-            return cmd_protect(args)
-        if args.command == "info":
-            return cmd_info(args)
-        return int(plugged[args.command].run(args))
-    except UsageError as exc:
-        parser.error(str(exc))  # exits with 2
-    except FixativeError as exc:
-        print(f"fixative: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("fixative: interrupted", file=sys.stderr)
-        return 130
-    return 0
-
-
-# --- protect ---
+def _declarations(args: argparse.Namespace) -> DeclarationSettings:
+    return DeclarationSettings(
+        enabled=not args.no_declare,
+        data_mining=args.data_mining,
+        other_constraints=args.other_constraints,
+        creator=args.creator,
+        copyright=args.copyright,
+        web_statement=args.web_statement,
+        c2pa=bool(args.c2pa or args.c2pa_cert),
+        c2pa_cert=args.c2pa_cert,
+        c2pa_key=args.c2pa_key,
+        ai_inference=args.ai_inference,
+    )
 
 
 def _write_preview(src: Path, dst: Path, path: str, settings: ProtectSettings) -> str:
     """Write the preview sheet of `src` and its protected `dst` to `path` (PNG unless named)."""
-    from .files import format_for, read_image, write_image
-    from .preview import sheet
+    from ..preview import sheet
+    from ..reading import read_image
+    from ..writing import write_image
 
     original, protected = read_image(src).pixels, read_image(dst).pixels
     panels = sheet(original, protected, device=settings.device, threads=settings.threads)
-    write_image(path, panels, fmt=format_for(path) or "PNG", settings=settings, overwrite=True)
+    fmt = formats.for_path(path)
+    write_image(path, panels, fmt=fmt.name if fmt else "PNG", settings=settings, overwrite=True)
     return str(path)
 
 
@@ -299,36 +257,9 @@ class ProgressLine:
 UNSUPPORTED_SHOWN = 20  # unsupported files named in the text summary (--json lists them all)
 
 
-def _escape(exc: UnicodeError) -> tuple[str, int]:
-    """Codec error handler: a byte of a file name that is not UTF-8 (held by Python as a
-    surrogate) is printed as \\xNN, any other unprintable character as \\uNNNN."""
-    if not isinstance(exc, UnicodeEncodeError):
-        raise exc
-    text = []
-    for ch in exc.object[exc.start : exc.end]:
-        cp = ord(ch)
-        if 0xDC80 <= cp <= 0xDCFF:
-            text.append(f"\\x{cp - 0xDC00:02x}")
-        else:
-            text.append(f"\\u{cp:04x}" if cp <= 0xFFFF else f"\\U{cp:08x}")
-    return "".join(text), exc.end
-
-
-codecs.register_error("fixative.escape", _escape)
-
-
-def _safe_text(stream: Any) -> None:
-    """Print file names that are not valid UTF-8 (or not in the terminal's encoding) escaped,
-    instead of failing with UnicodeEncodeError."""
-    reconfigure = getattr(stream, "reconfigure", None)
-    if reconfigure is not None:
-        with contextlib.suppress(Exception):
-            reconfigure(errors="fixative.escape")
-
-
 def _remove_stale_temporaries(jobs: list[batch.Job]) -> list[Path]:
     """Temporary files left in the output folders by a killed run (see fixative.atomic)."""
-    from . import atomic
+    from .. import atomic
 
     removed: list[Path] = []
     for folder in dict.fromkeys(job.dst.parent for job in jobs):
@@ -336,11 +267,11 @@ def _remove_stale_temporaries(jobs: list[batch.Job]) -> list[Path]:
     return removed
 
 
-def cmd_protect(args: argparse.Namespace) -> int:
-    from .declarations import settings_from_args
-    from .errors import ImageWriteError, OutputExistsError
-    from .files import output_problem, protect_file
-    from .model import get_model
+def run(args: argparse.Namespace) -> int:
+    from .. import files
+    from ..errors import ImageWriteError, OutputExistsError
+    from ..model import get_model
+    from ..reading import output_problem
 
     plan = plan_outputs(args)
     jobs = plan.jobs
@@ -359,16 +290,16 @@ def cmd_protect(args: argparse.Namespace) -> int:
             device=args.device,
             threads=threads,
             model_path=args.model,
-            declarations=settings_from_args(args),
+            declarations=_declarations(args),
         )
     except FixativeError as exc:  # e.g. a --web-statement that is not a URL
         raise UsageError(str(exc)) from exc
-    _safe_text(sys.stdout)
-    _safe_text(sys.stderr)
+    safe_text(sys.stdout)
+    safe_text(sys.stderr)
     if jobs:
         get_model(settings.model_path, settings.device, settings.threads)  # fail once, early
         if settings.mode == THOROUGH:
-            for row in graph_status():  # a missing or damaged graph would fail every file
+            for row in graphs.status():  # a missing or damaged graph would fail every file
                 if "error" in row:
                     raise ModelError(row["error"])
     show = not (args.quiet or args.json)
@@ -412,7 +343,7 @@ def cmd_protect(args: argparse.Namespace) -> int:
                     reason = exc.strerror or str(exc)
                     msg = f"{dst}: cannot make the folder {dst.parent} ({reason})"
                     raise ImageWriteError(msg) from exc
-            report = protect_file(
+            report = files.protect_file(
                 src,
                 dst,
                 settings,
@@ -425,7 +356,7 @@ def cmd_protect(args: argparse.Namespace) -> int:
             if args.skip_existing and output_problem(src, dst) is None:
                 skipped(slot, "written meanwhile by another run")  # two runs, one folder
             else:
-                failed_with(slot, str(exc))
+                failed_with(slot, f"{exc} (use --overwrite to replace it)")
         except Exception as exc:  # one bad file must not stop the others
             text = str(exc) if isinstance(exc, FixativeError) else f"{src}: unexpected {exc!r}"
             failed_with(slot, text)
@@ -495,128 +426,3 @@ def cmd_protect(args: argparse.Namespace) -> int:
                 f"{len(plan.unsupported)} file(s): {shown}{tail}"
             )
     return 1 if failed else 0
-
-
-# --- info ---
-
-
-def _version_of(module: str) -> str:
-    from importlib import import_module
-
-    try:
-        return str(import_module(module).__version__)
-    except ImportError:
-        return "not installed"
-
-
-def graph_status() -> list[dict[str, Any]]:
-    """The auxiliary graphs of models/manifest.json: role, file, sha256, present, verified."""
-    from . import graphs
-
-    rows: list[dict[str, Any]] = []
-    for role in graphs.INTERFACES:
-        row: dict[str, Any] = {"role": role}
-        try:
-            path, pinned = graphs.graph_path(role)
-            row.update(file=path.name, path=str(path), sha256=pinned, present=path.is_file())
-            row["sha256_verified"] = False
-            graphs.verify(role)
-            row["sha256_verified"] = bool(pinned)
-        except ModelError as exc:
-            row["error"] = str(exc)
-        rows.append(row)
-    return rows
-
-
-def cmd_info(args: argparse.Namespace) -> int:
-    from . import model as model_mod
-
-    info: dict[str, Any] = {
-        "fixative": __version__,
-        "python": sys.version.split()[0],
-        "numpy": _version_of("numpy"),
-        "pillow": _version_of("PIL"),
-        "onnxruntime": _version_of("onnxruntime"),
-    }
-    status = 0
-    try:
-        spec = model_mod.load_spec(args.model)
-        info["model"] = {
-            "path": spec.path,
-            "model_id": spec.model_id,
-            "sha256": spec.sha256,
-            "sha256_verified": spec.shipped,
-            "epsilon": spec.epsilon,
-            "receptive_field": spec.receptive_field,
-            "tile_overlap": spec.tile_overlap,
-            "target_encoder": spec.target_encoder,
-        }
-    except FixativeError as exc:
-        info["model"] = {"error": str(exc)}
-        status = 1
-    try:
-        available = model_mod.available_providers()
-        info["providers"] = available
-        info["device"] = args.device
-        info["chosen_provider"] = model_mod.choose_providers(args.device, available)[0]
-        if "error" not in info["model"]:
-            # What a session really runs on (onnxruntime may fall back, e.g. without a driver).
-            session = model_mod.get_model(args.model, args.device)
-            info["chosen_provider"] = session.provider
-    except FixativeError as exc:
-        info["providers_error"] = str(exc)
-        status = 1
-    defaults = ProtectSettings()
-    info["protect_defaults"] = {
-        "mode": defaults.mode,
-        "modes": list(MODES),
-        "steps": DEFAULT_STEPS,
-        "max_steps": MAX_STEPS,
-        "view": defaults.view,
-        "view_side": vw.DEFAULT_SIDE,
-    }
-    info["graphs"] = graph_status()
-    if any("error" in g for g in info["graphs"]):
-        status = 1  # thorough mode (the default) and `check --original` need them
-    if args.json:
-        print(json.dumps(info, indent=2))
-        return status
-    for key in ("fixative", "python", "numpy", "pillow", "onnxruntime"):
-        print(f"{key + ':':<14}{info[key]}")
-    m = info["model"]
-    if "error" in m:
-        print(f"{'model:':<14}ERROR {m['error']}")
-    else:
-        verified = "verified against manifest" if m["sha256_verified"] else "not in a manifest"
-        eps = ", ".join(f"{k} {v * 255:.1f}/255" for k, v in m["epsilon"].items())
-        print(f"{'model:':<14}{m['model_id']} ({m['path']})")
-        print(f"{'sha256:':<14}{m['sha256']} ({verified})")
-        print(f"{'strengths:':<14}{eps}")
-    if "providers" in info:
-        print(f"{'providers:':<14}{', '.join(info['providers'])}")
-        print(f"{'device:':<14}{args.device} -> {info['chosen_provider']}")
-    else:
-        print(f"{'providers:':<14}ERROR {info['providers_error']}")
-    d = info["protect_defaults"]
-    print(f"{'mode:':<14}{d['mode']} (of {', '.join(d['modes'])}), {d['steps']} steps")
-    side = d["view_side"]
-    print(
-        f"{'view:':<14}{d['view']} (about {side}x{side} = {side * side / 1e6:.1f} MP; "
-        "or native, or N)"
-    )
-    print("graphs:")
-    for g in info["graphs"]:
-        if "file" not in g:
-            print(f"  {g['role']:<14}ERROR {g['error']}")
-            continue
-        state = (
-            "verified against manifest"
-            if g["sha256_verified"]
-            else ("ERROR " + g["error"] if "error" in g else "not pinned by the manifest")
-        )
-        print(f"  {g['role']:<14}{g['file']:<26}{g['sha256'][:12]}  {state}")
-    return status
-
-
-if __name__ == "__main__":
-    sys.exit(main())

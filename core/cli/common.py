@@ -1,0 +1,85 @@
+"""What every command shares: the usage error, argument types, safe printing of file names."""
+
+from __future__ import annotations
+
+import argparse
+import codecs
+import contextlib
+from typing import Any
+
+from .. import formats
+from .. import view as vw
+from ..errors import SettingsError
+from ..settings import MAX_STEPS
+
+
+class UsageError(Exception):
+    """A command line that makes no sense; reported with exit code 2."""
+
+
+def positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        msg = f"must be a positive integer, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def steps(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_STEPS:
+        msg = f"must be an integer from 1 to {MAX_STEPS}, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def view(text: str) -> str | int:
+    try:
+        return vw.parse(text)
+    except SettingsError as exc:  # argparse names the option in front of the message
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def quality(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    low, high = formats.QUALITY_RANGE
+    if not low <= value <= high:
+        msg = f"must be an integer from {low} to {high}, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _escape(exc: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: a byte of a file name that is not UTF-8 (held by Python as a
+    surrogate) is printed as \\xNN, any other unprintable character as \\uNNNN."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    text = []
+    for ch in exc.object[exc.start : exc.end]:
+        cp = ord(ch)
+        if 0xDC80 <= cp <= 0xDCFF:
+            text.append(f"\\x{cp - 0xDC00:02x}")
+        else:
+            text.append(f"\\u{cp:04x}" if cp <= 0xFFFF else f"\\U{cp:08x}")
+    return "".join(text), exc.end
+
+
+codecs.register_error("fixative.escape", _escape)
+
+
+def safe_text(stream: Any) -> None:
+    """Print file names that are not valid UTF-8 (or not in the terminal's encoding) escaped,
+    instead of failing with UnicodeEncodeError."""
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is not None:
+        with contextlib.suppress(Exception):
+            reconfigure(errors="fixative.escape")
