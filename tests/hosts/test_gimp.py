@@ -434,3 +434,69 @@ def test_gimp_missing_dependency_then_external_python(
     in_process, external = chk.load(normal / "in.png"), chk.load(res / "external.png")
     assert np.array_equal(in_process, external), "the external Python gave different pixels"
     chk.assert_declared(res / "external.png")
+
+
+def test_gimp_plain_png_stays_gimps_own_the_priority_decides(
+    rootfs, host_results: Path, gimp_plugin: Path, tmp_path: Path
+) -> None:
+    """`Gimp.file_save` of a plain `foo.png` with the plug-in installed is GIMP's own PNG
+    (unchanged pixels, no declarations), `foo.fixative-png` is protected; the same plug-in with
+    a priority number below GIMP's 0 takes `foo.png` over. So GIMP prefers the LOWER number
+    (libgimp/gimpfileprocedure.c), and fixative_gimp/formats.py's PRIORITY = 100 keeps `.png`
+    GIMP's."""
+    pixels = chk.picture((64, 64), alpha=True)
+    visible = pixels[..., 3] > 0
+
+    def export(folder: Path, plugin: Path, ops: list[dict]) -> dict:
+        folder.mkdir()
+        os.chown(folder, 1000, 1000)
+        out = run_gimp(folder, plugin, [image("p", [layer(folder, "p", pixels)], ops)])
+        assert_all_ok(out["images"]["p"], 1)
+        return out
+
+    shipped = host_results / "shipped"
+    export(shipped, gimp_plugin, [save("plain", "foo.png"), save("own", "foo.fixative-png")])
+    plain = chk.load(shipped / "foo.png")
+    assert chk.DATA_MINING not in chk.xmp(shipped / "foo.png"), "foo.png was protected"
+    assert np.array_equal(plain[visible], pixels[visible]), "foo.png is not GIMP's own PNG"
+    chk.assert_declared(shipped / "foo.fixative-png")
+    assert not np.array_equal(chk.load(shipped / "foo.fixative-png")[visible], pixels[visible])
+
+    patched = tmp_path / "patched" / "fixative"
+    shutil.copytree(gimp_plugin, patched, symlinks=True)
+    formats = patched / "fixative_gimp" / "formats.py"
+    text = formats.read_text()
+    assert "\nPRIORITY = 100\n" in text
+    formats.write_text(text.replace("\nPRIORITY = 100\n", "\nPRIORITY = -100\n"))
+    taken = host_results / "priority-below-gimps"
+    export(taken, patched, [save("plain", "foo.png")])
+    chk.assert_declared(taken / "foo.png")  # now the protected type won `.png`
+    eps = chk.model_epsilon("medium")
+    chk.assert_within_budget(plain, chk.load(taken / "foo.png"), eps, name="foo.png")
+
+
+def test_gimp_preview_argument_makes_the_sheet(rootfs, host_results: Path, gimp_plugin: Path):
+    """Export Protected... with `preview` set: the file as usual, and what the AI sees as a
+    new image (returned, here saved with GIMP's own PNG): four panels of the 256×256 picture
+    side by side, not blank. Without it: no image."""
+    res = host_results
+    pixels = chk.picture((256, 256), alpha=False)
+    pixels = np.concatenate([pixels, np.full((256, 256, 1), 255, np.uint8)], axis=2)
+    ops = [
+        export_protected("preview", "with-preview.png", preview=True),
+        export_protected("none", "without-preview.png"),
+    ]
+    out = run_gimp(res, gimp_plugin, [image("p", [layer(res, "p", pixels)], ops)])
+    record = out["images"]["p"]
+    assert_all_ok(record, 1)
+    assert record["none"]["preview"] is None
+    assert record["preview"]["preview"]["layers"] == 1
+    chk.assert_declared(res / "with-preview.png")
+    sheet = chk.load(res / "with-preview-sheet.png")
+    assert sheet.ndim == 3 and sheet.shape[2] == 3, sheet.shape
+    height, width = sheet.shape[:2]
+    assert 256 <= height <= 300 and 4 * 256 <= width <= 4 * 256 + 100, sheet.shape
+    assert sheet.std() > 20 and distinct_colours(res / "with-preview-sheet.png") > 1000
+    # The first panel is the original picture itself.
+    top = np.argwhere(np.all(sheet == pixels[0, 0, :3], axis=2))
+    assert len(top), "the original's first pixel is not in the sheet"
