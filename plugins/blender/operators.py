@@ -28,6 +28,7 @@ from . import bridge, host, items, prefs
 from .fixative_host import choices
 
 _LAST: dict[str, Any] = {}
+SIDEBAR = 34  # characters per explanation line in the file browser's sidebar
 
 
 def last_save() -> dict[str, Any]:
@@ -77,7 +78,12 @@ class FIXATIVE_OT_save_protected_as(bpy.types.Operator):
     bl_label = "Save Protected As…"
     bl_options = {"REGISTER"}  # noqa: RUF012 - Blender requires a set
 
-    filepath: StringProperty(subtype="FILE_PATH", options={"SKIP_SAVE"})
+    filepath: StringProperty(
+        name="File Path",
+        description="Where the protected image is saved",
+        subtype="FILE_PATH",
+        options={"SKIP_SAVE"},
+    )
     check_existing: BoolProperty(default=True, options={"HIDDEN", "SKIP_SAVE"})
     filter_image: BoolProperty(default=True, options={"HIDDEN", "SKIP_SAVE"})
     filter_folder: BoolProperty(default=True, options={"HIDDEN", "SKIP_SAVE"})
@@ -187,6 +193,7 @@ class FIXATIVE_OT_save_protected_as(bpy.types.Operator):
         return changed
 
     def draw(self, context: bpy.types.Context) -> None:
+        """The file browser's sidebar: narrow, so explanations come in short lines."""
         layout = self.layout
         layout.use_property_split = True
         fmt = bridge.FORMATS[self.file_format]
@@ -197,23 +204,25 @@ class FIXATIVE_OT_save_protected_as(bpy.types.Operator):
         if fmt.lossy:
             layout.prop(self, "quality")
         if not fmt.alpha:
-            layout.label(text="Transparency is flattened onto white")
+            prefs.draw_help(layout, "transparency is flattened onto white", SIDEBAR)
         layout.prop(self, "strength")
-        prefs.draw_help(layout, choices.strength_help(self.strength))
+        prefs.draw_help(layout, choices.strength_help(self.strength), SIDEBAR)
         layout.prop(self, "mode", expand=True)
-        prefs.draw_help(layout, choices.mode_help(self.mode))
-        layout.prop(self, "declarations")
+        prefs.draw_help(layout, choices.mode_help(self.mode), SIDEBAR)
+        row = layout.row()
+        row.use_property_split = False  # the declaration's label is long: the full width
+        row.prop(self, "declarations")
         header, body = layout.panel("FIXATIVE_save_advanced", default_closed=True)
         header.label(text="Advanced")
         if body is not None:
             body.prop(self, "view")
-            prefs.draw_help(body, choices.view_help(self.view))
+            prefs.draw_help(body, choices.view_help(self.view), SIDEBAR)
             row = body.row()
             row.enabled = self.mode == choices.THOROUGH
             row.prop(self, "steps")
             p = prefs.get(context)
-            body.label(text=f"Device: {items.DEVICE_LABELS.get(p.device, p.device)} (preferences)")
-            prefs.draw_help(body, choices.device_help(p.device))
+            body.label(text=f"Device: {items.DEVICE_LABELS.get(p.device, p.device)}")
+            prefs.draw_help(body, choices.device_help(p.device), SIDEBAR)
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         _LAST.clear()

@@ -32,10 +32,12 @@ def mode_help(mode: str) -> str:
     return items.sentence(choices.mode_help(mode))
 
 
-def draw_help(layout: bpy.types.UILayout, text: str) -> None:
-    """An explanation under a setting, in as many labels as it needs (labels do not wrap)."""
+def draw_help(layout: bpy.types.UILayout, text: str, width: int = 56) -> None:
+    """An explanation under a setting, in as many labels as it needs (labels do not wrap and
+    Blender elides the middle of a long one): `width` characters suit a panel; the file
+    browser's narrow sidebar wants fewer."""
     col = layout.column(align=True)
-    for line in items.lines(text):
+    for line in items.lines(text, width):
         col.label(text=line)
 
 

@@ -234,11 +234,13 @@ def case_save_alpha_jpeg(out: Path, texture: str) -> dict:
     return {"call": call, "depth": image.depth}
 
 
-def rna_texts(rna: bpy.types.Struct) -> dict:
-    """Each visible property's name, tooltip and enum items (name, tooltip), as Blender shows."""
+def rna_texts(rna: bpy.types.Struct, base: type | None = None) -> dict:
+    """Each visible property's name, tooltip and enum items (name, tooltip), as Blender shows;
+    those of Blender's `base` class (bl_idname, name) left out."""
+    inherited = {"rna_type"} | {p.identifier for p in base.bl_rna.properties} if base else set()
     texts = {}
     for prop in rna.properties:
-        if prop.identifier == "rna_type" or prop.is_hidden:
+        if prop.identifier in inherited | {"rna_type"} or prop.is_hidden:
             continue
         entry = {"name": prop.name, "description": prop.description}
         if prop.type == "ENUM":
@@ -259,8 +261,8 @@ def case_texts(out: Path) -> dict:
         summaries[where] = frames.output_summary(prefs)
     return {
         "operator": rna_texts(bpy.ops.image.fixative_save_protected_as.get_rna_type()),
-        "prefs": rna_texts(prefs.bl_rna),
-        "scene": rna_texts(bpy.context.scene.fixative.bl_rna),
+        "prefs": rna_texts(prefs.bl_rna, bpy.types.AddonPreferences),
+        "scene": rna_texts(bpy.context.scene.fixative.bl_rna, bpy.types.PropertyGroup),
         "menu": [getattr(f, "__qualname__", repr(f)) for f in entries],
         "menu_ours": entries.index(operators.menu_entry),
         "summaries": summaries,

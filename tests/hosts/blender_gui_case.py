@@ -67,6 +67,8 @@ def setup() -> None:
     bpy.types.IMAGE_MT_image.append(menu_probe)
     bpy.context.preferences.addons[ADDON].preferences.protect_frames = True
     bpy.context.preferences.view.render_display_type = "NONE"
+    bpy.context.preferences.view.show_tooltips = False  # none over the screenshots' menus
+    press(bpy.context.window_manager.windows[0], "ESC")  # closes the splash screen
     scene = bpy.context.scene
     scene.render.engine = "CYCLES"
     scene.cycles.samples = 1
@@ -89,14 +91,35 @@ def menu_probe(self, context) -> None:
     state["draws"]["image_menu"] = state["draws"].get("image_menu", 0) + 1
 
 
-def screenshot(name: str, window, area=None) -> None:
-    """A PNG of a real window (or one area of it) as drawn, into OUT."""
-    path = str(OUT / name)
-    with bpy.context.temp_override(window=window, area=area or window.screen.areas[0]):
-        if area is None:
-            bpy.ops.screen.screenshot(filepath=path)
-        else:
-            bpy.ops.screen.screenshot_area(filepath=path)
+def press(window, key: str) -> None:
+    window.event_simulate(type=key, value="PRESS")
+    window.event_simulate(type=key, value="RELEASE")
+
+
+def screenshot(name: str, window, area=None, box: tuple | None = None) -> None:
+    """A PNG of a real window, one area of it or a `box` (left, top, right, bottom, from the
+    window's top left) as the X server shows it, into OUT.
+
+    Grabbed from the X display with Pillow (XCB): `bpy.ops.screen.screenshot` reads OpenGL's
+    front buffer, which Mesa's software renderer under Xvfb leaves black."""
+    import os
+
+    from PIL import ImageGrab
+
+    shot = ImageGrab.grab(xdisplay=os.environ["DISPLAY"])
+    if area is not None:  # Blender's area rectangles start at the window's bottom left
+        top = window.height - area.y - area.height
+        box = (area.x, top, area.x + area.width, top + area.height)
+    box = box or (0, 0, window.width, window.height)
+    left, top, right, bottom = box
+    box = (
+        max(window.x + left, 0),
+        max(window.y + top, 0),
+        min(window.x + right, shot.width),
+        min(window.y + bottom, shot.height),
+    )
+    state.setdefault("grabs", {})[name] = {"screen": list(shot.size), "box": list(box)}
+    shot.crop(box).save(OUT / name)
     state.setdefault("screenshots", []).append(name)
 
 
@@ -120,6 +143,10 @@ def wait_render() -> float | None:
     image.spaces[0].image = bpy.data.images["Render Result"]
     window = bpy.context.window_manager.windows[0]
     region = next(r for r in image.regions if r.type == "WINDOW")
+    # The menu opens under the pointer: put it in the Image Editor, below its header.
+    x, y = image.x + 30, image.y + image.height - 60
+    window.event_simulate(type="MOUSEMOVE", value="NOTHING", x=x, y=y)
+    state["menu_at"] = [x, y]
     with bpy.context.temp_override(window=window, area=image, region=region):
         bpy.ops.wm.call_menu(name="IMAGE_MT_image")
     bpy.app.timers.register(shoot_menu, first_interval=1.0)
@@ -128,7 +155,13 @@ def wait_render() -> float | None:
 
 @step
 def shoot_menu() -> None:
-    screenshot("blender-image-menu.png", bpy.context.window_manager.windows[0])
+    """The open Image menu with the editor it belongs to, then closed."""
+    window = bpy.context.window_manager.windows[0]
+    _props, image = areas()
+    top = window.height - image.y - image.height
+    left = min(image.x - 40, window.width - 560)
+    screenshot("blender-image-menu.png", window, box=(left, top, left + 560, top + 480))
+    press(window, "ESC")
     bpy.app.timers.register(open_browser, first_interval=0.5)
 
 
