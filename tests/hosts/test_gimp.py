@@ -331,6 +331,7 @@ def test_gimp_dialogs_explain_choices_and_advanced(
     png = out["dialogs"]["file-fixative-png-export"]
     assert "protected PNG" in png["title"], png["title"]  # the menu label, as in Export As
     assert any(t.startswith("Fixative protected PNG") for t in png["labels"]), png["labels"]
+    assert "File" not in png["labels"]  # chosen in GIMP's own Export dialog
     # The preview, as the button shows it: one window with the sheet and what it shows.
     assert protected["preview_windows"] == 1, protected
     [(width, height)] = protected["preview_images"]

@@ -86,14 +86,18 @@ def _advanced(dialog: GimpUi.ProcedureDialog, names: list[str]) -> str:
 
 
 def _layout(
-    dialog: GimpUi.ProcedureDialog, procedure: Gimp.Procedure, config: Gimp.ProcedureConfig
+    dialog: GimpUi.ProcedureDialog,
+    procedure: Gimp.Procedure,
+    config: Gimp.ProcedureConfig,
+    *,
+    with_file: bool,
 ) -> list[str]:
     names = [p.name for p in procedure.get_arguments()]
     for name in RADIOS:
         if name in names:
             dialog.get_widget(name, GimpUi.IntRadioFrame.__gtype__)
     main = [HEADER_ID]
-    if "file" in names and not isinstance(dialog, GimpUi.ExportProcedureDialog):
+    if with_file:  # an export type's file was chosen in GIMP's own Export dialog
         main.append("file")
     if "format" in names:
         main.append(_format(dialog, config))
@@ -121,7 +125,7 @@ def fill_export(
     fmt: GimpFormat,
 ) -> None:
     _header(dialog, EXPORT_HEADER.format(label=fmt.label))
-    dialog.fill(_layout(dialog, procedure, config))
+    dialog.fill(_layout(dialog, procedure, config, with_file=False))
 
 
 def build_protected(
@@ -133,7 +137,7 @@ def build_protected(
     dialog = GimpUi.ProcedureDialog.new(procedure, config, "Export Protected")
     dialog.set_ok_label("_Export")
     _header(dialog, PROTECTED_HEADER)
-    dialog.fill(_layout(dialog, procedure, config))
+    dialog.fill(_layout(dialog, procedure, config, with_file=True))
     button = Gtk.Button.new_with_mnemonic(preview.BUTTON)
     button.set_tooltip_text(preview.EXPLANATION)
     button.connect("clicked", lambda _b: preview.show_window(dialog, image, config))
