@@ -28,10 +28,6 @@ FRAME_OUTPUT_ITEMS = [
 ]
 
 
-def mode_help(mode: str) -> str:
-    return items.sentence(choices.mode_help(mode))
-
-
 def draw_help(layout: bpy.types.UILayout, text: str, width: int = 56) -> None:
     """An explanation under a setting, in as many labels as it needs (labels do not wrap and
     Blender elides the middle of a long one): `width` characters suit a panel; the file
