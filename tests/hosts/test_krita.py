@@ -19,8 +19,9 @@ from pathlib import Path
 import adapter_checks as chk
 import numpy as np
 import pytest
+from fixative.preview import GAP
 from fixative.refine import DEFAULT_STEPS
-from fixative.settings import MODE_HELP
+from fixative.settings import DECLARE_LABEL, MODE_HELP, STRENGTH_HELP
 from fixative.view import VIEW_HELP
 from harness import ROOT_RESULTS, run_host
 from PIL import Image
@@ -43,8 +44,16 @@ def krita_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return zip_path
 
 
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:]
+def _line(name: str, table: dict) -> str:
+    """'Medium: barely visible ...': how the dialog words one choice under its box."""
+    return f"{name.capitalize()}: {table[name]}"
+
+
+def assert_beside_export(menu: list[str]) -> None:
+    """The two entries come right after Krita's own Export entries in File, in order."""
+    at = menu.index("file_export_advanced") + 1
+    assert menu[at : at + 2] == ["fixative_export_protected", "fixative_export_all_protected"], menu
+    assert menu.count("fixative_export_protected") == 1, menu
 
 
 def vendored_lib(krita_zip: Path) -> Path:
@@ -96,10 +105,17 @@ def _install_and(command: str) -> list[str]:
 
 
 def run_krita(
-    results: Path, setup: tuple[Path, Path], documents: list[dict], steps: list[dict], env=None
+    results: Path,
+    setup: tuple[Path, Path],
+    documents: list[dict],
+    steps: list[dict],
+    env=None,
+    **spec,
 ):
     krita_zip, krita_home = setup
-    (results / "krita-spec.json").write_text(json.dumps({"documents": documents, "steps": steps}))
+    (results / "krita-spec.json").write_text(
+        json.dumps({"documents": documents, "steps": steps, **spec})
+    )
     (results / "fixative-krita.zip").write_bytes(krita_zip.read_bytes())
     (results / "krita_install.py").write_text((HERE / "krita_install.py").read_text())
     kritarc = "[python]\nenable_fixative_krita=true\nenable_fixative_test_driver=true\n"
@@ -259,23 +275,28 @@ def test_krita_export_protected(
         },
     ]
     steps_done, result = run_krita(res, (krita_zip, krita_home), documents, steps)
-    assert {"fixative_export_protected", "fixative_export_all_protected"} <= set(
-        result["file_menu"]
-    )
+    # File > Export Protected... sits right after Krita's own Export entries, also once
+    # documents are open.
+    assert_beside_export(result["file_menu"])
+    assert_beside_export(result["file_menu_after"])
     assert result["documents"]["rgba16"]["depth"] == "U16"
     # The export dialog, built in the real Krita: a format change updates the file name and
-    # which options apply.
-    # Mode (the core's, thorough by default, explained in one line), and the view and steps
-    # folded under Advanced.
+    # which options apply. Strength and mode (the core's, thorough by default) are explained
+    # in a line under each that follows the choice; the view and steps are folded under
+    # Advanced.
     assert result["dialog"] == {
         "fresh": {
             "mode": "thorough",
             "modes": ["fast", "thorough"],
-            "mode_help": _sentence(MODE_HELP["thorough"]),
+            "mode_help": _line("thorough", MODE_HELP),
+            "strength": "medium",
+            "strength_help": _line("medium", STRENGTH_HELP),
+            "declare": DECLARE_LABEL,
             "views": ["auto", "native"],
             "view_labels": [VIEW_HELP["auto"][0], VIEW_HELP["native"][0]],
             "steps_text": f"Default ({DEFAULT_STEPS})",
             "advanced_visible": False,
+            "preview_offered": False,
         },
         "output_path": f"{ROOT_RESULTS}/a.jpg",
         "fmt": "jpeg",
@@ -285,7 +306,8 @@ def test_krita_export_protected(
         "steps": 4,
         "quality_enabled": True,
         "alpha_enabled": False,
-        "fast_help": _sentence(MODE_HELP["fast"]),
+        "high_help": _line("high", STRENGTH_HELP),
+        "fast_help": _line("fast", MODE_HELP),
         "steps_enabled_when_fast": False,
         "advanced_shown": True,
     }
@@ -299,6 +321,8 @@ def test_krita_export_protected(
     labels = steps_done["thorough"]["progress_labels"]
     for text in ("step 1/2", "step 2/2"):
         assert any(text in label for label in labels), labels
+    # The progress dialog names the document's file, not its whole path.
+    assert all("opaque.png" in label and ROOT_RESULTS not in label for label in labels), labels
     thorough = chk.load(res / "opaque-thorough.png")
     settings = {"strength": "medium", **chk.THOROUGH}
     expected, _ = chk.core_in_root(res, vendored_lib(krita_zip), opaque, settings)
@@ -385,3 +409,82 @@ def test_krita_bad_cases_then_external_python(
     assert np.array_equal(
         chk.load(hidden / "external.png"), chk.load(res / "normal" / "in-process.png")
     )
+
+
+# The screenshots the interactive test takes, and the documentation's copies of them.
+SCREENSHOTS = ("krita-dialog.png", "krita-menu.png")
+
+
+def assert_real_screenshot(path: Path, size: tuple[range, range], colours: int) -> None:
+    """A real grab of Krita's GUI: plausible size, many distinct colours, no flat frame."""
+    with Image.open(path) as im:
+        assert im.width in size[0] and im.height in size[1], (path.name, im.size)
+        rgb = np.asarray(im.convert("RGB"))
+    distinct = len(np.unique(rgb.reshape(-1, 3), axis=0))
+    assert distinct >= colours, (path.name, distinct)
+    assert rgb.std() > 20, (path.name, float(rgb.std()))  # not blank or one colour
+
+
+def test_krita_dialog_preview_and_menu(
+    rootfs, host_results: Path, krita_zip: Path, krita_home: Path
+) -> None:
+    """The real dialogs, used as an artist would: every control explains itself, Advanced
+    holds the external Python, the view and the steps, quality applies only to lossy formats
+    and the alpha option only to formats with alpha; "Preview what the AI sees" shows the
+    sheet; Export writes the file and a message names it. The dialog and the File menu are
+    grabbed as screenshots (FIXATIVE_SCREENSHOTS=DIR copies them there, e.g. docs/images)."""
+    res = host_results
+    rgba8 = write_sources(res)["rgba8"]
+    documents = [{"key": "rgba8", "path": f"{ROOT_RESULTS}/rgba8.png"}]
+    step = {**export_step("dialog", "rgba8", "dialog-protected.png"), "interactive": {}}
+    done, result = run_krita(res, (krita_zip, krita_home), documents, [step], menu_shot=True)
+    artist = done["dialog"]["artist"]
+    assert "exceptions" not in artist, "\n".join(artist["exceptions"])
+    assert set(artist["tooltips"]) >= {"format", "strength", "mode", "python", "preview_button"}
+    empty = [name for name, tip in artist["tooltips"].items() if not tip.strip()]
+    assert not empty, f"controls without a tooltip: {empty}"
+    assert artist["tooltips"]["output"] == f"{ROOT_RESULTS}/dialog-protected.png"
+    assert artist["output_shows_end"], "the file field does not show the end of the name"
+    assert artist["in_advanced"] == ["python", "view", "steps"]
+    # [quality enabled, alpha option shown] per format, from the core's format table.
+    assert artist["options"] == {
+        "png": [False, True],
+        "jpeg": [True, False],
+        "tiff": [False, True],
+        "webp": [True, True],
+    }
+    assert artist["mode_help"] == _line("fast", MODE_HELP)
+    assert artist["strength_help"] == _line("medium", STRENGTH_HELP)
+    # The preview: the core's sheet of the 256x256 document (four panels at its own size,
+    # gaps between), scaled to the dialog's width.
+    preview = artist["preview"]
+    sheet_w, sheet_h = 4 * 256 + 3 * GAP, 256
+    assert preview["shown"] and preview["width"] == 760, preview
+    assert abs(preview["height"] - 760 * sheet_h / sheet_w) <= 1, preview
+    assert preview["caption"].startswith("Original | protected"), preview
+    assert artist["caption_after_change"].startswith("The settings changed"), artist
+    labels = done["dialog"]["progress_labels"]
+    assert any("for the preview: what the AI sees" in label for label in labels), labels
+    assert not any(ROOT_RESULTS in label for label in labels), labels
+    # Export: the file is written and one message, which stays until closed, names it.
+    assert [entry["kind"] for entry in done["dialog"]["log"]] == ["preview", "ok"]
+    (message,) = artist["messages"]
+    assert "dialog-protected.png" in message and ROOT_RESULTS in message, message
+    path = res / "dialog-protected.png"
+    chk.assert_within_budget(rgba8, chk.load(path), chk.model_epsilon("medium"), name=path.name)
+    chk.assert_declared(path)
+    # The File menu as the artist sees it, with the entries beside Export.
+    assert result["menu_shot"]["visible"], result["menu_shot"]
+    texts = [text.replace("&", "") for text in result["menu_shot"]["texts"]]
+    at = texts.index("Export Advanced...")
+    assert texts[at + 1 : at + 3] == [
+        "Export Protected...",
+        "Export All Open Documents Protected...",
+    ], texts
+    assert_real_screenshot(res / "krita-dialog.png", (range(600, 1100), range(350, 1000)), 2000)
+    assert_real_screenshot(res / "krita-menu.png", (range(250, 1280), range(300, 1024)), 40)
+    target = os.environ.get("FIXATIVE_SCREENSHOTS")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        for name in SCREENSHOTS:
+            shutil.copyfile(res / name, Path(target) / name)

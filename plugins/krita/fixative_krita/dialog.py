@@ -1,12 +1,20 @@
-"""The export dialog: output, format, strength, mode, declarations, the format options and an
-Advanced section (the AI's view, thorough mode's steps, the external Python)."""
+"""The export dialog: output, format, strength, mode, declarations and the format's options;
+an Advanced section (external Python, the AI's view, thorough mode's steps); and a preview of
+what the AI sees at the chosen settings.
+
+Every choice and its explanation come from the core through `fixative_host.choices`, so Krita
+says what the CLI, GIMP and Blender say.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import os
+from collections.abc import Callable
 
-from fixative_host import choices
+from fixative_host import RawImage, choices
 from PyQt5.QtCore import Qt
+from PyQt5.QtGui import QImage, QPixmap
 from PyQt5.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -20,49 +28,108 @@ from PyQt5.QtWidgets import (
     QPushButton,
     QSpinBox,
     QToolButton,
+    QVBoxLayout,
     QWidget,
 )
 
-from .settings import EXTENSIONS, FORMATS, STRENGTHS, KritaSettings
+from .settings import KritaSettings
+
+# Computes the preview sheet for the chosen settings; None when it was cancelled or failed
+# (the caller has said why).
+PreviewFunction = Callable[[KritaSettings], RawImage | None]
+
+PREVIEW_WIDTH = 760  # the sheet (four ~512 px panels) is scaled down to this width
+PREVIEW_CAPTION = (
+    "Original | protected | what the AI reconstructs from the original | from the protected copy"
+)
+STALE_CAPTION = "The settings changed since this preview: preview again to see their effect."
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]  # not capitalize(): keeps "CPU", "AI"
+
+
+def format_help(fmt: str) -> str:
+    """One line on what a format keeps, from the core's format table."""
+    f = choices.format_of(fmt)
+    parts = [
+        "compressed with a quality setting (re-compression weakens the protection a little)"
+        if f.lossy
+        else "lossless: the protection is kept exactly",
+        "keeps transparency" if f.alpha else "no transparency (flattened onto white)",
+        "keeps 16 bits per channel" if f.sixteen else "8 bits per channel",
+    ]
+    return f"{f.label}: " + "; ".join(parts)
+
+
+def raw_to_pixmap(raw: RawImage) -> QPixmap:
+    """An 8-bit RGB RawImage (the preview sheet) as a QPixmap."""
+    image = QImage(raw.data, raw.width, raw.height, 3 * raw.width, QImage.Format_RGB888)
+    return QPixmap.fromImage(image.copy())  # copy: the QImage does not own raw.data
 
 
 class ExportDialog(QDialog):
-    """`folder=True` asks for a folder (Export All...), else for a file."""
+    """`folder=True` asks for a folder (Export All...), else for a file. `preview`, when given,
+    computes the "what the AI sees" sheet of the current document."""
 
-    def __init__(self, settings: KritaSettings, output: str, *, folder: bool, parent=None):
+    def __init__(
+        self,
+        settings: KritaSettings,
+        output: str,
+        *,
+        folder: bool,
+        preview: PreviewFunction | None = None,
+        parent=None,
+    ):
         super().__init__(parent)
         self.setWindowTitle("Export All Protected" if folder else "Export Protected")
         self._folder = folder
         self._settings = settings
-        form = QFormLayout(self)
+        self._preview = preview
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        layout.addLayout(form)
 
         self.output = QLineEdit(output)
-        browse = QPushButton("Browse...")
-        browse.clicked.connect(self._browse)
+        self.output.setMinimumWidth(420)
+        self.output.textChanged.connect(self._output_changed)
+        self.browse = QPushButton("Browse...")
+        self.browse.setToolTip("Choose the folder" if folder else "Choose the file to write")
+        self.browse.clicked.connect(self._browse)
         row = QWidget()
         row_layout = QHBoxLayout(row)
         row_layout.setContentsMargins(0, 0, 0, 0)
         row_layout.addWidget(self.output)
-        row_layout.addWidget(browse)
+        row_layout.addWidget(self.browse)
         form.addRow("Folder:" if folder else "File:", row)
 
         self.format = QComboBox()
-        for key, label in FORMATS.items():
-            self.format.addItem(label, key)
-        self.format.setCurrentIndex(list(FORMATS).index(settings.fmt))
+        for key in choices.FORMAT_KEYS:
+            self.format.addItem(choices.format_of(key).label, key)
+            self.format.setItemData(self.format.count() - 1, format_help(key), Qt.ToolTipRole)
+        self.format.setCurrentIndex(max(0, self.format.findData(settings.fmt)))
         self.format.currentIndexChanged.connect(self._format_changed)
         form.addRow("Format:", self.format)
 
         self.strength = QComboBox()
-        for name in STRENGTHS:
-            self.strength.addItem(name.capitalize(), name)
-        self.strength.setCurrentIndex(STRENGTHS.index(settings.strength))
+        for name in choices.STRENGTHS:
+            self.strength.addItem(choices.strength_label(name), name)
+            self.strength.setItemData(
+                self.strength.count() - 1, _sentence(choices.strength_help(name)), Qt.ToolTipRole
+            )
+        self.strength.setCurrentIndex(max(0, self.strength.findData(settings.strength)))
+        self.strength_help = QLabel()
+        self.strength_help.setWordWrap(True)
+        self.strength.currentIndexChanged.connect(self._strength_changed)
         form.addRow("Strength:", self.strength)
+        form.addRow("", self.strength_help)
 
         self.mode = QComboBox()
         for name in choices.MODES:
             self.mode.addItem(choices.mode_label(name), name)
-            self.mode.setItemData(self.mode.count() - 1, choices.mode_help(name), Qt.ToolTipRole)
+            self.mode.setItemData(
+                self.mode.count() - 1, _sentence(choices.mode_help(name)), Qt.ToolTipRole
+            )
         self.mode.setCurrentIndex(max(0, self.mode.findData(settings.mode)))
         self.mode_help = QLabel()
         self.mode_help.setWordWrap(True)
@@ -70,34 +137,54 @@ class ExportDialog(QDialog):
         form.addRow("Mode:", self.mode)
         form.addRow("", self.mode_help)
 
-        self.declarations = QCheckBox('Declare "no AI training" (IPTC/XMP)')
+        self.declarations = QCheckBox(choices.DECLARE_LABEL)
+        self.declarations.setToolTip(_sentence(choices.DECLARE_HELP) + ".")
         self.declarations.setChecked(settings.declarations)
         form.addRow("", self.declarations)
 
         self.quality = QSpinBox()
         self.quality.setRange(1, 100)
         self.quality.setValue(settings.jpeg_quality)
-        form.addRow("JPEG/WebP quality:", self.quality)
+        self.quality.setToolTip(
+            "Compression quality of JPEG and WebP (1-100): higher keeps more detail and more "
+            "of the protection, in a larger file"
+        )
+        form.addRow("Quality:", self.quality)
 
-        self.alpha = QCheckBox("Store alpha channel (transparency)")
+        self.alpha = QCheckBox("Keep transparency (alpha)")
+        self.alpha.setToolTip(
+            "Write the document's transparency; off, the picture is flattened onto white"
+        )
         self.alpha.setChecked(settings.png_alpha)
-        form.addRow("PNG:", self.alpha)
+        form.addRow("", self.alpha)
 
-        # Advanced, folded away: the AI's view, thorough mode's steps, the external Python.
+        # Advanced, folded away: what most artists never need to change.
         self.advanced_toggle = QToolButton()
         self.advanced_toggle.setText("Advanced")
+        self.advanced_toggle.setToolTip("The external Python, the AI's view and thorough steps")
         self.advanced_toggle.setCheckable(True)
         self.advanced_toggle.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
         self.advanced_toggle.setArrowType(Qt.RightArrow)
+        self.advanced_toggle.setAutoRaise(True)
         self.advanced_toggle.toggled.connect(self._advanced_toggled)
-        form.addRow(self.advanced_toggle)
+        layout.addWidget(self.advanced_toggle)
         self.advanced = QWidget()
         advanced = QFormLayout(self.advanced)
-        advanced.setContentsMargins(0, 0, 0, 0)
+
+        self.python = QLineEdit(settings.external_python)
+        self.python.setPlaceholderText("only if Fixative cannot run inside Krita")
+        self.python.setToolTip(
+            "A Python 3.10 or later with numpy, Pillow and onnxruntime installed, used when "
+            "they cannot be loaded inside Krita (leave empty otherwise)"
+        )
+        advanced.addRow("External Python:", self.python)
 
         self.view = QComboBox()
         for name in choices.VIEWS:
             self.view.addItem(choices.view_label(name), name)
+            self.view.setItemData(
+                self.view.count() - 1, _sentence(choices.view_help(name)), Qt.ToolTipRole
+            )
         if self.view.findData(settings.view) < 0:  # an explicit side set by hand: kept
             self.view.addItem(choices.view_label(settings.view), settings.view)
         self.view.setCurrentIndex(self.view.findData(settings.view))
@@ -110,28 +197,58 @@ class ExportDialog(QDialog):
         self.steps.setRange(0, choices.MAX_STEPS)
         self.steps.setSpecialValueText(choices.DEFAULT_STEPS_TEXT)  # shown for 0
         self.steps.setValue(settings.steps)
+        self.steps.setToolTip(
+            "Thorough mode's refinement steps: more is stronger and slower; each takes a "
+            "similar time"
+        )
         advanced.addRow("Thorough steps:", self.steps)
-
-        self.python = QLineEdit(settings.external_python)
-        self.python.setPlaceholderText("only if Fixative cannot run inside Krita")
-        advanced.addRow("External Python:", self.python)
         self.advanced.setVisible(False)
-        form.addRow(self.advanced)
+        layout.addWidget(self.advanced)
+
+        self.preview_button = QPushButton("Preview what the AI sees")
+        self.preview_button.setToolTip(
+            "Protect the current document in memory with these settings (nothing is written) "
+            "and show how an AI model's encoder reconstructs the original and the protected copy"
+        )
+        self.preview_button.clicked.connect(self._show_preview)
+        self.preview_button.setVisible(preview is not None)
+        layout.addWidget(self.preview_button, 0, Qt.AlignLeft)
+        self.preview_image = QLabel()
+        self.preview_image.setAlignment(Qt.AlignCenter)
+        self.preview_image.setToolTip(PREVIEW_CAPTION)
+        self.preview_image.setVisible(False)
+        layout.addWidget(self.preview_image)
+        self.preview_caption = QLabel(PREVIEW_CAPTION)
+        self.preview_caption.setWordWrap(True)
+        self.preview_caption.setVisible(False)
+        layout.addWidget(self.preview_caption)
 
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        buttons.button(QDialogButtonBox.Ok).setText("Export")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        layout.addWidget(buttons)
+
+        for combo in (self.strength, self.mode, self.view):
+            combo.currentIndexChanged.connect(self._preview_stale)
+        self.format.currentIndexChanged.connect(self._preview_stale)
+        self.steps.valueChanged.connect(self._preview_stale)
         self._format_changed()
+        self._strength_changed()
         self._mode_changed()
+        self._output_changed(self.output.text())
 
     def _fmt(self) -> str:
         return self.format.currentData()
 
+    def _strength_changed(self) -> None:
+        self.strength_help.setText(choices.strength_line(self.strength.currentData()))
+        self.strength.setToolTip(self.strength_help.text())
+
     def _mode_changed(self) -> None:
         mode = self.mode.currentData()
-        text = choices.mode_help(mode)
-        self.mode_help.setText(text[:1].upper() + text[1:])  # not capitalize(): keeps "CPU"
+        self.mode_help.setText(choices.mode_line(mode))  # with the time it takes
+        self.mode.setToolTip(self.mode_help.text())
         self.steps.setEnabled(mode == choices.THOROUGH)
 
     def _advanced_toggled(self, shown: bool) -> None:
@@ -140,24 +257,56 @@ class ExportDialog(QDialog):
         self.adjustSize()
 
     def _format_changed(self) -> None:
-        fmt = self._fmt()
-        self.quality.setEnabled(fmt in ("jpeg", "webp"))
-        self.alpha.setEnabled(fmt == "png")
+        fmt = choices.format_of(self._fmt())
+        self.format.setToolTip(format_help(fmt.key))
+        self.quality.setEnabled(fmt.lossy)
+        # A format without alpha is always flattened: nothing to choose.
+        self.alpha.setVisible(fmt.alpha)
         text = self.output.text()
-        if not self._folder and "." in text.rsplit("/", 1)[-1]:
-            self.output.setText(text.rsplit(".", 1)[0] + "." + EXTENSIONS[fmt])
+        root, ext = os.path.splitext(text)
+        if not self._folder and ext and ext.lower() not in fmt.extensions:
+            self.output.setText(root + fmt.extension)
+
+    def _output_changed(self, text: str) -> None:
+        # The name is what matters: keep its end in view and the whole path in the tooltip.
+        self.output.setToolTip(text or "Next to the document")
+        if not self.output.hasFocus():
+            self.output.setCursorPosition(len(text))
 
     def _browse(self) -> None:
         if self._folder:
             chosen = QFileDialog.getExistingDirectory(self, "Export into", self.output.text())
         else:
-            label = FORMATS[self._fmt()]
-            pattern = f"{label} (*.{EXTENSIONS[self._fmt()]})"
+            fmt = choices.format_of(self._fmt())
+            pattern = f"{fmt.label} ({' '.join('*' + ext for ext in fmt.extensions)})"
             chosen, _ = QFileDialog.getSaveFileName(
                 self, "Export Protected", self.output.text(), pattern
             )
         if chosen:
             self.output.setText(chosen)
+
+    def _show_preview(self) -> None:
+        if self._preview is None:
+            return
+        self.preview_button.setEnabled(False)
+        try:
+            sheet = self._preview(self.result_settings())
+        finally:
+            self.preview_button.setEnabled(True)
+        if sheet is None:
+            return
+        pixmap = raw_to_pixmap(sheet)
+        if pixmap.width() > PREVIEW_WIDTH:
+            pixmap = pixmap.scaledToWidth(PREVIEW_WIDTH, Qt.SmoothTransformation)
+        self.preview_image.setPixmap(pixmap)
+        self.preview_image.setVisible(True)
+        self.preview_caption.setText(PREVIEW_CAPTION)
+        self.preview_caption.setVisible(True)
+        self.adjustSize()
+
+    def _preview_stale(self) -> None:
+        if self.preview_image.isVisible():
+            self.preview_caption.setText(STALE_CAPTION)
 
     def result_settings(self) -> KritaSettings:
         output = self.output.text().strip()

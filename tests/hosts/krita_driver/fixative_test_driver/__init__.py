@@ -3,18 +3,40 @@
 When the main window exists it opens the documents listed in /results/krita-spec.json,
 runs each step (write Fixative's settings, trigger one of its actions on a document),
 records what happened in /results/krita-result.json, then quits Krita through File > Quit.
+
+Steps run in Fixative's non-interactive mode, except a step with "interactive": there the
+real dialogs open and `_Artist` plays the user in them (controls, preview, Export, the
+success message), taking screenshots with Qt. With "menu_shot" in the spec, the File menu
+is opened and grabbed from the screen once the steps are done.
 """
 
 import hashlib
 import json
+import os
 import traceback
 
 from krita import Extension, Krita
-from PyQt5.QtCore import QTimer
-from PyQt5.QtWidgets import QApplication, QProgressDialog
+from PyQt5.QtCore import QEventLoop, QTimer
+from PyQt5.QtWidgets import QApplication, QMessageBox, QProgressDialog, QTextEdit
 
 RESULTS = "/results"
 LOG = f"{RESULTS}/fixative-log.jsonl"
+# The dialog's controls, each of which must explain itself in a tooltip.
+CONTROLS = (
+    "output",
+    "browse",
+    "format",
+    "strength",
+    "mode",
+    "declarations",
+    "quality",
+    "alpha",
+    "advanced_toggle",
+    "python",
+    "view",
+    "steps",
+    "preview_button",
+)
 
 
 def _log_lines() -> list:
@@ -77,6 +99,25 @@ class _Watcher:
                 self.cancel_at = None
 
 
+def _wait(ms: int) -> None:
+    """Let Qt run for `ms` milliseconds (menus open, widgets paint)."""
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec_()
+
+
+def _options_per_format(dialog) -> dict:
+    """For each format: (quality enabled, alpha option shown), as the artist would see them."""
+    seen = {}
+    for index in range(dialog.format.count()):
+        dialog.format.setCurrentIndex(index)
+        seen[dialog.format.itemData(index)] = [
+            dialog.quality.isEnabled(),
+            dialog.alpha.isVisibleTo(dialog),
+        ]
+    return seen
+
+
 def _check_dialog() -> dict:
     """Build Fixative's export dialog, change format and strength as a user would, read back."""
     from fixative_krita.dialog import ExportDialog
@@ -89,13 +130,18 @@ def _check_dialog() -> dict:
         "mode": dialog.mode.currentData(),
         "modes": [dialog.mode.itemData(i) for i in range(dialog.mode.count())],
         "mode_help": dialog.mode_help.text(),
+        "strength": dialog.strength.currentData(),
+        "strength_help": dialog.strength_help.text(),
+        "declare": dialog.declarations.text(),
         "views": [dialog.view.itemData(i) for i in range(dialog.view.count())],
         "view_labels": [dialog.view.itemText(i) for i in range(dialog.view.count())],
         "steps_text": dialog.steps.text(),
         "advanced_visible": dialog.advanced.isVisible(),
+        "preview_offered": dialog.preview_button.isVisibleTo(dialog),  # no document given
     }
     dialog.format.setCurrentIndex(dialog.format.findData("jpeg"))
     dialog.strength.setCurrentIndex(dialog.strength.findData("high"))
+    high_help = dialog.strength_help.text()
     dialog.mode.setCurrentIndex(dialog.mode.findData("fast"))
     fast_help, steps_enabled = dialog.mode_help.text(), dialog.steps.isEnabled()
     dialog.advanced_toggle.click()  # unfold Advanced, as a user would
@@ -106,7 +152,8 @@ def _check_dialog() -> dict:
     chosen = dialog.result_settings()
     state = {
         "quality_enabled": dialog.quality.isEnabled(),
-        "alpha_enabled": dialog.alpha.isEnabled(),
+        "alpha_enabled": dialog.alpha.isVisibleTo(dialog),
+        "high_help": high_help,
         "fast_help": fast_help,
         "steps_enabled_when_fast": steps_enabled,
         "advanced_shown": advanced_shown,
@@ -124,6 +171,119 @@ def _check_dialog() -> dict:
     }
 
 
+class _Artist:
+    """Plays the user in Fixative's real dialogs, from a timer that fires whenever Qt runs
+    (inside the dialog's exec_(), the preview's and the export's progress callbacks).
+
+    Any message box is read and closed at once, so an unexpected one cannot hang Krita. The
+    export dialog is driven once: its tooltips and layout read, the format options checked,
+    the preview shown and grabbed as a screenshot, then Export pressed.
+    """
+
+    def __init__(self, plan: dict) -> None:
+        self.plan = plan
+        self.record: dict = {"messages": []}
+        self.dialog_done = False
+        self.busy = False
+        self.timer = QTimer()
+        self.timer.timeout.connect(self._poll)
+        self.timer.start(50)
+
+    def _poll(self) -> None:
+        try:
+            for box in QApplication.topLevelWidgets():
+                if isinstance(box, QMessageBox) and box.isVisible():
+                    self.record["messages"].append(box.text())
+                    if len(self.record["messages"]) == 1:
+                        box.grab().save(f"{RESULTS}/krita-message.png")
+                    box.done(0)
+                elif type(box).__name__ == "ExceptHookDialog" and box.isVisible():
+                    # Krita's dialog for an exception that escaped into Qt: a bug, recorded.
+                    texts = [w.toPlainText() for w in box.findChildren(QTextEdit)]
+                    self.record.setdefault("exceptions", []).append("\n".join(texts))
+                    box.done(0)
+            if self.busy or self.dialog_done:
+                return
+            from fixative_krita.dialog import ExportDialog
+
+            dialogs = [
+                w
+                for w in QApplication.topLevelWidgets()
+                if isinstance(w, ExportDialog) and w.isVisible()
+            ]
+            if dialogs:
+                self.busy = True  # the preview lets Qt run: this timer fires inside it
+                self.dialog_done = True
+                try:
+                    self._drive(dialogs[0])
+                finally:
+                    self.busy = False
+        except Exception:
+            self.record.setdefault("exceptions", []).append(traceback.format_exc())
+            for w in QApplication.topLevelWidgets():
+                if w.isModal() and w.isVisible():
+                    w.close()
+
+    def _drive(self, dialog) -> None:
+        rec = self.record
+        rec["tooltips"] = {name: getattr(dialog, name).toolTip() for name in CONTROLS}
+        rec["in_advanced"] = [
+            name for name in CONTROLS if dialog.advanced.isAncestorOf(getattr(dialog, name))
+        ]
+        rec["output_text"] = dialog.output.text()
+        rec["output_shows_end"] = dialog.output.cursorPosition() == len(dialog.output.text())
+        rec["options"] = _options_per_format(dialog)
+        dialog.format.setCurrentIndex(dialog.format.findData(self.plan.get("fmt", "png")))
+        dialog.mode.setCurrentIndex(dialog.mode.findData("fast"))  # the preview in seconds
+        rec["strength_help"] = dialog.strength_help.text()
+        rec["mode_help"] = dialog.mode_help.text()
+        dialog.preview_button.click()  # runs the preview, with its progress dialog
+        _wait(300)
+        pixmap = dialog.preview_image.pixmap()
+        rec["preview"] = {
+            "shown": dialog.preview_image.isVisible(),
+            "width": pixmap.width() if pixmap is not None else 0,
+            "height": pixmap.height() if pixmap is not None else 0,
+            "caption": dialog.preview_caption.text(),
+        }
+        dialog.grab().save(f"{RESULTS}/krita-dialog.png")
+        rec["dialog_size"] = [dialog.width(), dialog.height()]
+        dialog.strength.setCurrentIndex(dialog.strength.findData("high"))
+        rec["caption_after_change"] = dialog.preview_caption.text()
+        dialog.strength.setCurrentIndex(dialog.strength.findData("medium"))
+        dialog.accept()  # Export
+
+
+def _grab_menu(window, file_action, file_menu) -> dict:
+    """Open File as a click would, highlight Export Protected..., grab that part of the screen."""
+    bar = window.qwindow().menuBar()
+    bar.setActiveAction(file_action)
+    _wait(500)
+    if not file_menu.isVisible():
+        file_menu.popup(bar.mapToGlobal(bar.actionGeometry(file_action).bottomLeft()))
+        _wait(500)
+    ours = [a for a in file_menu.actions() if a.objectName() == "fixative_export_protected"]
+    if ours:
+        file_menu.setActiveAction(ours[0])
+        _wait(300)
+    geometry = file_menu.geometry()
+    corner = bar.mapToGlobal(bar.rect().topLeft())
+    x, y = max(0, corner.x()), max(0, corner.y())
+    width = geometry.right() + 240 - x
+    height = geometry.bottom() + 24 - y
+    QApplication.primaryScreen().grabWindow(0, x, y, width, height).save(
+        f"{RESULTS}/krita-menu.png"
+    )
+    shown = {
+        "visible": file_menu.isVisible(),
+        "texts": [a.text() for a in file_menu.actions() if not a.isSeparator()],
+    }
+    file_menu.hide()
+    bar.setActiveAction(None)
+    _wait(200)
+    return shown
+
+
 def _trace(text: str) -> None:
     with open(f"{RESULTS}/driver-trace.txt", "a", encoding="utf-8") as fh:
         fh.write(text + "\n")
@@ -137,7 +297,8 @@ def _run() -> None:
             spec = json.load(fh)
         window = krita.activeWindow()
         menu = window.qwindow().menuBar()
-        file_menu = next(a.menu() for a in menu.actions() if a.objectName() == "file")
+        file_action = next(a for a in menu.actions() if a.objectName() == "file")
+        file_menu = file_action.menu()
         result["file_menu"] = [a.objectName() for a in file_menu.actions()]
         docs = {}
         for entry in spec["documents"]:
@@ -171,12 +332,22 @@ def _run() -> None:
                 canceller.timeout.connect(_press_cancel)
                 canceller.start(0)
             watcher = _Watcher(step.get("cancel_at"))
-            krita.action(step["action"]).trigger()
+            artist = None
+            if "interactive" in step:
+                artist = _Artist(step["interactive"])
+                os.environ.pop("FIXATIVE_KRITA_NONINTERACTIVE", None)
+            try:
+                krita.action(step["action"]).trigger()
+            finally:
+                os.environ["FIXATIVE_KRITA_NONINTERACTIVE"] = "1"
+                if artist is not None:
+                    artist.timer.stop()
             canceller.stop()
             watcher.timer.stop()
             result["steps"].append(
                 {
                     "name": step["name"],
+                    "artist": artist.record if artist is not None else None,
                     "progress_labels": watcher.labels,
                     "activated": activated,
                     "log": _log_lines()[seen:],
@@ -188,6 +359,10 @@ def _run() -> None:
                 }
             )
         result["dialog"] = _check_dialog()
+        # After the documents opened: the entries are still where they were placed.
+        result["file_menu_after"] = [a.objectName() for a in file_menu.actions()]
+        if spec.get("menu_shot"):
+            result["menu_shot"] = _grab_menu(window, file_action, file_menu)
         result["alive"] = krita.activeWindow() is not None and len(krita.documents()) == len(docs)
     except Exception:
         result["exception"] = traceback.format_exc()
