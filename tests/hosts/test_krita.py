@@ -237,6 +237,7 @@ def test_krita_zip_matches_krita_importer(rootfs, host_results: Path, krita_zip:
         "./pykrita/fixative_krita/Manual.html",
         "./pykrita/fixative_krita/lib/fixative/__init__.py",
         "./pykrita/fixative_krita/lib/fixative_host/runner.py",
+        "./pykrita/fixative_krita/lib/fixative_host/preview.py",
         "./pykrita/fixative_krita/lib/fixative/models/manifest.json",
         f"./pykrita/fixative_krita/lib/fixative/models/{model}",
         "./actions/fixative_krita.action",

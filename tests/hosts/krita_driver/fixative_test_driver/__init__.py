@@ -13,6 +13,7 @@ is opened and grabbed from the screen once the steps are done.
 import hashlib
 import json
 import os
+import time
 import traceback
 
 from krita import Extension, Krita
@@ -51,13 +52,23 @@ def _digest(doc) -> str:
     return hashlib.sha256(bytes(doc.pixelData(0, 0, doc.width(), doc.height()))).hexdigest()
 
 
-def _activate(krita, window, view) -> bool:
-    """Make `view` the active one; True when Krita's active document is then its document."""
+def _activate(krita, window, view, seconds: float = 10.0) -> bool:
+    """Make `view` the active one; True when Krita's active document is then its document.
+
+    Krita switches the active view through queued events: on a loaded machine one
+    processEvents() is not always enough, so this waits (up to `seconds`) for the switch.
+    """
     view.setVisible()
     window.showView(view)
-    QApplication.processEvents()
-    active = krita.activeDocument()
-    return active is not None and active.fileName() == view.document().fileName()
+    deadline = time.monotonic() + seconds
+    while True:
+        QApplication.processEvents()
+        active = krita.activeDocument()
+        if active is not None and active.fileName() == view.document().fileName():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        _wait(50)
 
 
 def _progress_dialogs(*, shown: bool = True) -> list:
