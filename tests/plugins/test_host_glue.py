@@ -57,6 +57,10 @@ def test_in_process_and_external_python_write_the_same_file(conv_model, tmp_path
     assert a.read_bytes() == b.read_bytes()
     for key in ("epsilon", "psnr", "max_abs_diff", "model_sha256", "width", "height"):
         assert report_in[key] == report_out[key], key
+    # The report carries the written file's facts from the core (`Written`), on both paths.
+    for report, path in ((report_in, a), (report_out, b)):
+        assert report["dst"] == str(path) and report["format"] == "PNG"
+        assert report["declarations"] is True and report["quality"] is None
     assert seen and seen[-1] == pytest.approx(1.0)
     with Image.open(a) as im:
         out = np.asarray(im)

@@ -71,7 +71,7 @@ def _protect_and_write(pixels, icc_profile, job: ExportJob, progress, cancel) ->
     if cancel is not None and cancel():  # pressed during the last step: still nothing written
         msg = "protection cancelled"
         raise fixative.Cancelled(msg)
-    fixative.write_image(
+    written = fixative.write_image(
         job.path,
         protected,
         fmt=job.fmt,
@@ -80,7 +80,7 @@ def _protect_and_write(pixels, icc_profile, job: ExportJob, progress, cancel) ->
         quality=job.quality,
         overwrite=job.overwrite,
     )
-    return report_dict(report)
+    return report_dict(report.for_output(written))
 
 
 def execute_file(
@@ -95,9 +95,7 @@ def execute_file(
 
     if not job.keep_alpha:
         image = fixative.read_image(src)
-        # The profile is on `ImageFile.meta` (older cores: on the ImageFile itself).
-        icc = getattr(getattr(image, "meta", image), "icc_profile", None)
-        return _protect_and_write(image.pixels, icc, job, progress, cancel)
+        return _protect_and_write(image.pixels, image.meta.icc_profile, job, progress, cancel)
     report = fixative.protect_file(
         src,
         job.path,
@@ -112,14 +110,9 @@ def execute_file(
 
 
 def report_dict(report) -> dict:
-    if hasattr(report, "to_dict"):
-        data = report.to_dict()
-    elif dataclasses.is_dataclass(report):
-        data = dataclasses.asdict(report)
-    else:
-        data = dict(vars(report))
-    # Round-trip through JSON so both paths return the same plain types.
-    return json.loads(json.dumps(data, default=str))
+    """The core's `ProtectReport` (with its output's facts) as plain JSON types, so that the
+    in-process and the external paths return the same thing."""
+    return json.loads(json.dumps(report.to_dict(), default=str))
 
 
 _in_process_problem: list[str | None] = []
