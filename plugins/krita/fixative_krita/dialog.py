@@ -12,6 +12,7 @@ import dataclasses
 import os
 from collections.abc import Callable
 
+from fixative.formats import QUALITY_RANGE
 from fixative_host import RawImage, choices
 from PyQt5.QtCore import Qt
 from PyQt5.QtGui import QImage, QPixmap
@@ -143,7 +144,7 @@ class ExportDialog(QDialog):
         form.addRow("", self.declarations)
 
         self.quality = QSpinBox()
-        self.quality.setRange(1, 100)
+        self.quality.setRange(*QUALITY_RANGE)
         self.quality.setValue(settings.jpeg_quality)
         self.quality.setToolTip(
             "Compression quality of JPEG and WebP (1-100): higher keeps more detail and more "
