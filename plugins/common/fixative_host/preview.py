@@ -30,6 +30,7 @@ from .runner import (
     Progress,
     _follow,
     in_process_problem,
+    missing_message,
 )
 
 # Protection takes this share of the progress bar; the sheet (two encoder-decoder passes at
@@ -82,25 +83,23 @@ def run_preview(
     progress: Progress | None = None,
     cancel: Cancel | None = None,
     keep_alpha: bool = True,
+    where: str | None = None,
+    remedy: str | None = None,
 ) -> RawImage:
     """The "what the AI sees" sheet of `raw` protected with `settings`, as 8-bit RGB.
 
     `settings` is `fixative.ProtectSettings.to_dict()`-style, as `ExportJob.settings`
     (`choices.protect_settings(...)` builds it); `keep_alpha=False` flattens onto white first,
     as exporting to a format without alpha does (`not Format.alpha`). `python` is the external
-    interpreter to fall back on, `external=True` forces it. Every failure is a `HostError`.
+    interpreter to fall back on, `external=True` forces it; `where`/`remedy` word the
+    missing-dependency message as for `run_export`. Every failure is a `HostError`.
     """
     if not external:
         problem = in_process_problem()
         if problem is None:
             return _in_process(raw, settings, keep_alpha, progress, cancel)
         if not python:
-            msg = (
-                f"Fixative cannot run inside this program's Python ({problem}). Install numpy, "
-                "Pillow and onnxruntime for it, or set an external Python in the Fixative "
-                "settings (see the plug-in's manual)."
-            )
-            raise HostError(msg)
+            raise HostError(missing_message(problem, where, remedy))
     if not python:
         msg = "No external Python is configured for Fixative."
         raise HostError(msg)
