@@ -6,7 +6,16 @@ file) to the core, in process when numpy/onnxruntime import, else through an ext
 with the same code path, errors and reports.
 """
 
+from .preview import run_preview
 from .raw import RawImage
 from .runner import ExportJob, HostCancelled, HostError, run_export, run_file_export
 
-__all__ = ["ExportJob", "HostCancelled", "HostError", "RawImage", "run_export", "run_file_export"]
+__all__ = [
+    "ExportJob",
+    "HostCancelled",
+    "HostError",
+    "RawImage",
+    "run_export",
+    "run_file_export",
+    "run_preview",
+]

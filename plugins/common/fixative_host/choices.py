@@ -19,6 +19,7 @@ DEVICES = _settings.DEVICES
 FORMATS = _formats.FORMATS  # Pillow name -> fixative.formats.Format
 FORMAT_KEYS = _formats.KEYS  # png, jpeg, tiff, webp: the order the dialogs list them
 DEFAULT_FORMAT = "png"
+QUALITY_RANGE = _formats.QUALITY_RANGE  # JPEG / WebP quality, as the CLI's --quality
 DECLARE_LABEL = _settings.DECLARE_LABEL
 DECLARE_HELP = _settings.DECLARE_HELP
 MODES = _settings.MODES

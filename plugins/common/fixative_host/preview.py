@@ -14,24 +14,11 @@ with a message to show as is, `HostCancelled` when `cancel()` said so.
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 from .raw import RawImage, raw_from_header
-from .runner import (
-    LIB_DIR,
-    Cancel,
-    HostCancelled,
-    HostError,
-    Progress,
-    _follow,
-    in_process_problem,
-    missing_message,
-)
+from .runner import Cancel, HostCancelled, HostError, Progress, interpreter, run_worker
 
 # Protection takes this share of the progress bar; the sheet (two encoder-decoder passes at
 # ~512 px, a second or two) the rest.
@@ -94,16 +81,10 @@ def run_preview(
     interpreter to fall back on, `external=True` forces it; `where`/`remedy` word the
     missing-dependency message as for `run_export`. Every failure is a `HostError`.
     """
-    if not external:
-        problem = in_process_problem()
-        if problem is None:
-            return _in_process(raw, settings, keep_alpha, progress, cancel)
-        if not python:
-            raise HostError(missing_message(problem, where, remedy))
-    if not python:
-        msg = "No external Python is configured for Fixative."
-        raise HostError(msg)
-    return _external(raw, settings, keep_alpha, progress, cancel, python)
+    chosen = interpreter(python, external, where, remedy)
+    if chosen is None:
+        return _in_process(raw, settings, keep_alpha, progress, cancel)
+    return _external(raw, settings, keep_alpha, progress, cancel, chosen)
 
 
 def _in_process(raw, settings, keep_alpha, progress, cancel) -> RawImage:
@@ -118,8 +99,8 @@ def _in_process(raw, settings, keep_alpha, progress, cancel) -> RawImage:
 
 
 def _external(raw, settings, keep_alpha, progress, cancel, python: str) -> RawImage:
-    workdir = Path(tempfile.mkdtemp(prefix="fixative-preview-"))
-    try:
+    with tempfile.TemporaryDirectory(prefix="fixative-preview-", ignore_cleanup_errors=True) as tmp:
+        workdir = Path(tmp)
         (workdir / "pixels.raw").write_bytes(raw.data)
         spec = {
             "kind": "preview",
@@ -127,30 +108,5 @@ def _external(raw, settings, keep_alpha, progress, cancel, python: str) -> RawIm
             "settings": settings,
             "keep_alpha": keep_alpha,
         }
-        (workdir / "job.json").write_text(json.dumps(spec))
-        env = dict(os.environ)
-        env["PYTHONPATH"] = str(LIB_DIR)
-        env["PYTHONIOENCODING"] = "utf-8"
-        env.pop("PYTHONHOME", None)  # the host's own Python home must not leak into another
-        kwargs = {}
-        if os.name == "nt":
-            kwargs["creationflags"] = subprocess.CREATE_NO_WINDOW
-        try:
-            proc = subprocess.Popen(
-                [python, "-m", "fixative_host.worker", str(workdir), "--watch-stdin"],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                stdin=subprocess.PIPE,  # never written to: its EOF tells the worker we are gone
-                env=env,
-                **kwargs,
-            )
-        except OSError as exc:
-            msg = f"Cannot start the external Python {python!r} for Fixative: {exc.strerror or exc}"
-            raise HostError(msg) from exc
-        try:
-            header = _follow(proc, progress, cancel, python)  # the sheet's RawImage header
-        finally:
-            proc.stdin.close()
+        header = run_worker(workdir, spec, python, progress, cancel)  # the sheet's header
         return raw_from_header(header, (workdir / "sheet.raw").read_bytes(), None)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)

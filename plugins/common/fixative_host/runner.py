@@ -13,7 +13,6 @@ import dataclasses
 import json
 import os
 import queue
-import shutil
 import subprocess
 import tempfile
 import threading
@@ -153,6 +152,26 @@ def missing_message(problem: str, where: str | None = None, remedy: str | None =
     )
 
 
+def interpreter(
+    python: str | None, external: bool, where: str | None = None, remedy: str | None = None
+) -> str | None:
+    """None to run in this Python, else the external Python to run in; HostError if neither.
+
+    `python` is the external interpreter to fall back on; `external=True` forces it.
+    `where`/`remedy` word the missing-dependency message (`missing_message`).
+    """
+    if not external:
+        problem = in_process_problem()
+        if problem is None:
+            return None
+        if not python:
+            raise HostError(missing_message(problem, where, remedy))
+    if not python:
+        msg = "No external Python is configured for Fixative."
+        raise HostError(msg)
+    return python
+
+
 def run_export(
     raw: RawImage,
     job: ExportJob,
@@ -166,20 +185,13 @@ def run_export(
 ) -> dict:
     """Protect `raw` into `job.path`; return the core's report as a dict.
 
-    `python` is the external interpreter to fall back on; `external=True` forces it.
-    `where`/`remedy` word the missing-dependency message (`missing_message`).
+    In this Python or an external one, as `interpreter(python, external, where, remedy)` says.
     Every failure becomes a `HostError` whose message the host shows unchanged.
     """
-    if not external:
-        problem = in_process_problem()
-        if problem is None:
-            return _in_process(execute, raw, job, progress, cancel)
-        if not python:
-            raise HostError(missing_message(problem, where, remedy))
-    if not python:
-        msg = "No external Python is configured for Fixative."
-        raise HostError(msg)
-    return _run_external(raw, job, progress, cancel, python)
+    chosen = interpreter(python, external, where, remedy)
+    if chosen is None:
+        return _in_process(execute, raw, job, progress, cancel)
+    return _run_external(raw, job, progress, cancel, chosen)
 
 
 def run_file_export(
@@ -219,38 +231,44 @@ def _in_process(run, source, job: ExportJob, progress, cancel) -> dict:
 
 
 def _run_external(raw: RawImage, job: ExportJob, progress, cancel, python: str) -> dict:
-    workdir = Path(tempfile.mkdtemp(prefix="fixative-job-"))
-    try:
+    with tempfile.TemporaryDirectory(prefix="fixative-job-", ignore_cleanup_errors=True) as tmp:
+        workdir = Path(tmp)
         (workdir / "pixels.raw").write_bytes(raw.data)
         if raw.icc_profile:
             (workdir / "profile.icc").write_bytes(raw.icc_profile)
-        (workdir / "job.json").write_text(json.dumps({"image": raw.header(), "job": job.to_dict()}))
-        env = dict(os.environ)
-        env["PYTHONPATH"] = str(LIB_DIR)
-        env["PYTHONIOENCODING"] = "utf-8"
-        env.pop("PYTHONHOME", None)  # the host's own Python home must not leak into another Python
-        kwargs = {}
-        if os.name == "nt":
-            kwargs["creationflags"] = subprocess.CREATE_NO_WINDOW
-        try:
-            proc = subprocess.Popen(
-                [python, "-m", "fixative_host.worker", str(workdir), "--watch-stdin"],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                # Never written to: its end of file tells the worker the host is gone (worker.py).
-                stdin=subprocess.PIPE,
-                env=env,
-                **kwargs,
-            )
-        except OSError as exc:
-            msg = f"Cannot start the external Python {python!r} for Fixative: {exc.strerror or exc}"
-            raise HostError(msg) from exc
-        try:
-            return _follow(proc, progress, cancel, python)
-        finally:
-            proc.stdin.close()
+        spec = {"image": raw.header(), "job": job.to_dict()}
+        return run_worker(workdir, spec, python, progress, cancel)
+
+
+def run_worker(workdir: Path, spec: dict, python: str, progress, cancel) -> dict:
+    """Run `python -m fixative_host.worker WORKDIR` on `spec` (written as its job.json, beside
+    the files the caller put there): relay its progress, kill it when `cancel` says so, return
+    its answer (or raise its error as HostError / HostCancelled)."""
+    (workdir / "job.json").write_text(json.dumps(spec))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(LIB_DIR)
+    env["PYTHONIOENCODING"] = "utf-8"
+    env.pop("PYTHONHOME", None)  # the host's own Python home must not leak into another Python
+    kwargs = {}
+    if os.name == "nt":
+        kwargs["creationflags"] = subprocess.CREATE_NO_WINDOW
+    try:
+        proc = subprocess.Popen(
+            [python, "-m", "fixative_host.worker", str(workdir), "--watch-stdin"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            # Never written to: its end of file tells the worker the host is gone (worker.py).
+            stdin=subprocess.PIPE,
+            env=env,
+            **kwargs,
+        )
+    except OSError as exc:
+        msg = f"Cannot start the external Python {python!r} for Fixative: {exc.strerror or exc}"
+        raise HostError(msg) from exc
+    try:
+        return _follow(proc, progress, cancel, python)
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        proc.stdin.close()
 
 
 def _follow(proc: subprocess.Popen, progress, cancel, python: str) -> dict:
