@@ -270,31 +270,10 @@ def protect_with(
     Its defaults are the bare generator at native size; `protect_array` applies the defaults of
     `ProtectSettings` (the AI's view, thorough mode).
     """
-    px.check(pixels)
-    return _protect(
-        pixels, model, strength, tile=tile, view=view, mode=mode, steps=steps, device=device,
-        threads=threads, progress=progress, cancel=cancel,
-    )  # fmt: skip
-
-
-def _protect(
-    pixels: np.ndarray,
-    model: Model,
-    strength: str,
-    *,
-    tile: int = TILE,
-    view: str | int = vw.NATIVE,
-    mode: str = FAST,
-    steps: int | None = None,
-    device: str = "auto",
-    threads: int | None = None,
-    progress: Progress | None = None,
-    cancel: Cancel | None = None,
-) -> tuple[np.ndarray, ProtectReport]:
-    """`protect_with` on pixels already checked against the array contract."""
     import numpy as np
 
     start = time.perf_counter()
+    px.check(pixels)
     eps = np.float32(model.spec.epsilon[strength])
     h, w, c = pixels.shape
     v = vw.plan(h, w, view, model.spec.size_multiple)
@@ -359,9 +338,8 @@ def protect_array(
     stay bit-identical. Raises `Cancelled` if `cancel()` returns True between tiles or steps.
     """
     settings = settings or ProtectSettings()
-    px.check(pixels)  # before loading the model: a bad array fails at once
     model = get_model(settings.model_path, settings.device, settings.threads)
-    return _protect(
+    return protect_with(
         pixels,
         model,
         settings.strength,
