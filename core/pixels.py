@@ -84,19 +84,21 @@ def from_unit(rgb: np.ndarray, dtype: np.dtype, *, scratch: bool = False) -> np.
 
 
 def flatten_alpha(pixels: np.ndarray) -> np.ndarray:
-    """RGBA over opaque white (`formats.FLATTEN_BACKGROUND`), same dtype, RGB; RGB unchanged.
+    """RGBA over `formats.FLATTEN_BACKGROUND` (white), same dtype, RGB; RGB comes back as is.
 
     For a format that cannot store alpha (`Format.alpha` False) when a host exports an image
     that has it, as the hosts' own JPEG exporters do.
     """
     import numpy as np
 
+    from .formats import FLATTEN_BACKGROUND
+
     if pixels.shape[2] != 4:
         return pixels
     peak = np.float32(scale(pixels.dtype))
     rgb = pixels[..., :3].astype(np.float32)
     alpha = pixels[..., 3:].astype(np.float32) / peak
-    out = rgb * alpha + peak * (1.0 - alpha)
+    out = rgb * alpha + peak * np.float32(FLATTEN_BACKGROUND) * (1.0 - alpha)
     if pixels.dtype == np.float32:
         return out.astype(np.float32)
     return np.clip(np.rint(out), 0, peak).astype(pixels.dtype)

@@ -36,3 +36,17 @@ def test_check_names_the_source() -> None:
     with pytest.raises(UnsupportedImageError, match=r"^layer 1: pixel dtype int16"):
         px.check(np.zeros((2, 2, 3), np.int16), "layer 1")
     px.check(np.zeros((1, 1, 4), np.float32))
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "float32"])
+def test_flatten_alpha_is_over_white(dtype: str) -> None:
+    peak = px.scale(np.dtype(dtype))
+    rgba = np.zeros((1, 3, 4), np.float64)
+    rgba[0, :, :3] = 0.2 * peak
+    rgba[0, :, 3] = (0.0, 0.5 * peak, peak)
+    flat = px.flatten_alpha(rgba.astype(dtype))
+    assert flat.shape == (1, 3, 3) and flat.dtype == np.dtype(dtype)
+    want = np.array([1.0, 0.6, 0.2]) * peak  # clear -> white, half -> halfway, opaque -> itself
+    assert np.allclose(flat[0, :, 0], want, atol=1.0 if dtype != "float32" else 1e-6)
+    rgb = rgba[..., :3].astype(dtype)
+    assert px.flatten_alpha(rgb) is rgb
