@@ -167,7 +167,8 @@ def _load_unit(path: str | os.PathLike[str]) -> tuple[Any, int]:
 def compare(
     original: str | os.PathLike[str], protected: str | os.PathLike[str], *, latent: bool = True
 ) -> dict[str, Any]:
-    """PSNR and max difference of the RGB channels (alpha is never changed by Fixative)."""
+    """PSNR and max difference of the RGB channels (alpha is never changed by Fixative); with
+    `latent`, what the TAEF2 encoder and decoder see (`measure_ai`)."""
     import numpy as np
 
     a, bits_a = _load_unit(original)
@@ -191,37 +192,58 @@ def compare(
     if a.shape[2] == 4 and b.shape[2] == 4:
         report["alpha_unchanged"] = bool(np.array_equal(a[..., 3], b[..., 3]))
     if latent:
-        report.update(measure_latent(a, b, protected))
+        levels = {8: 255, 16: 65535}.get(bits_b)  # the noise is quantised like the file
+        report.update(measure_ai(a, b, protected, levels=levels))
     return report
 
 
-def measure_latent(original: Any, protected: Any, name: str | os.PathLike[str]) -> dict[str, Any]:
-    """Relative TAEF2 latent change ||E(p) - E(o)|| / ||E(o)|| of two (H, W, C) arrays in [0, 1],
-    with the shipped ONNX encoder, and the view size it was measured at.
+def measure_ai(
+    original: Any, protected: Any, name: str | os.PathLike[str], *, levels: int | None = 255
+) -> dict[str, Any]:
+    """What the TAEF2 encoder and decoder make of two (H, W, C) arrays in [0, 1], each figure
+    beside its baseline: uniform noise of the protected picture's image PSNR (`measures`,
+    quantised to `levels` like the file), added at the file's size.
 
-    Both images are first downscaled to the AI's view (about 1 MP, `fixative.view`), as trainers
-    read them and as protection aims; it also keeps a 4K check from needing the encoder's
-    gigabytes at native size. `name` (the protected file) goes into error messages.
+    The latent distortion ‖E(p) − E(o)‖ / ‖E(o)‖ and the AI view (`measures.AIView`: the
+    reconstructions' PSNR, plain and colour-matched, and SSIM) are measured at the AI's view
+    (about 1 MP, `fixative.view`), as trainers read pictures and as protection aims; it also
+    keeps a 4K check from needing the graphs' gigabytes at native size. `name` (the protected
+    file) goes into error messages.
     """
     import numpy as np
 
-    from . import graphs
+    from . import graphs, measures
     from . import view as vw
     from .errors import ModelError
 
     h, w = original.shape[:2]
     v = vw.plan(h, w, vw.AUTO, graphs.LATENT_FACTOR)
+    clean = np.asarray(original[..., :3], np.float32)
+    image_psnr = measures.psnr(clean, protected[..., :3])
+    noise = measures.matched_noise(clean, image_psnr, levels=levels)
 
     def at_view(x: Any) -> Any:
         rgb = np.ascontiguousarray(x[..., :3], dtype=np.float32)
         return rgb if v.native else vw.downscale(rgb, v)
 
     try:
-        distortion = graphs.latent_distortion(at_view(original), at_view(protected))
+        z_o, z_p, z_n = (graphs.encode(at_view(x)) for x in (clean, protected, noise))
+        r_o, r_p, r_n = (graphs.decode(z) for z in (z_o, z_p, z_n))
     except ModelError as exc:
-        raise CheckError(f"{name}: cannot measure the TAEF2 latent distortion: {exc}") from exc
+        raise CheckError(f"{name}: cannot measure what the TAEF2 encoder sees: {exc}") from exc
+    latent = graphs.relative_distance(z_p, z_o)
+    noise_latent = graphs.relative_distance(z_n, z_o)
+    seen, noise_seen = measures.AIView.of(r_p, r_o), measures.AIView.of(r_n, r_o)
+    noise_psnr = measures.psnr(noise, clean)
     return {
-        "taef2_latent_distortion": distortion,
+        "taef2_latent_distortion": latent,
+        "noise_taef2_latent_distortion": noise_latent,
+        "latent_times_noise": latent / noise_latent if noise_latent > 0 else None,
+        **seen.to_dict(),
+        **noise_seen.to_dict("noise_"),
+        **measures.gaps(seen, noise_seen),
+        "noise_psnr_db": None if math.isinf(noise_psnr) else noise_psnr,
+        "noise_seed": measures.NOISE_SEED,
         "latent_view_width": v.view_width,
         "latent_view_height": v.view_height,
     }

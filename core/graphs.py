@@ -135,25 +135,45 @@ def clear_cache() -> None:
         _CACHE.clear()
 
 
-def latent_distortion(
-    original: np.ndarray, protected: np.ndarray, device: str = "cpu", threads: int | None = None
-) -> float:
-    """‖E(p) − E(o)‖ / ‖E(o)‖ for float32 RGB (H, W, 3) in [0, 1], cropped to multiples of 8."""
+def _crop8(image: np.ndarray) -> np.ndarray:
+    """RGB float32 (1, 3, H8, W8) of an (H, W, C) image, its sides cut to multiples of 8."""
     import numpy as np
 
-    h, w = original.shape[0], original.shape[1]
+    h, w = image.shape[0], image.shape[1]
     h8, w8 = h - h % LATENT_FACTOR, w - w % LATENT_FACTOR
     if h8 < LATENT_FACTOR or w8 < LATENT_FACTOR:
         msg = f"image of {w}x{h} is too small to encode (needs at least 8x8)"
         raise ModelError(msg)
-    enc = get_graph("encoder", device, threads)
+    return np.ascontiguousarray(image[:h8, :w8, :3].transpose(2, 0, 1)[None], dtype=np.float32)
 
-    def encode(x: np.ndarray) -> np.ndarray:
-        batch = np.ascontiguousarray(x[:h8, :w8, :3].transpose(2, 0, 1)[None], dtype=np.float32)
-        return enc.run(image=batch)[0].astype(np.float64)
 
-    lo, lp = encode(original), encode(protected)
-    return float(np.linalg.norm(lp - lo) / max(float(np.linalg.norm(lo)), 1e-12))
+def encode(image: np.ndarray, device: str = "cpu", threads: int | None = None) -> np.ndarray:
+    """TAEF2 latent (1, C, H/8, W/8) of a float RGB (H, W, 3) image in [0, 1], its sides cut to
+    multiples of 8."""
+    return get_graph("encoder", device, threads).run(image=_crop8(image))[0]
+
+
+def decode(latent: np.ndarray, device: str = "cpu", threads: int | None = None) -> np.ndarray:
+    """The picture TAEF2's decoder makes of `latent`: float32 RGB (H, W, 3) in [0, 1]."""
+    import numpy as np
+
+    (image,) = get_graph("decoder", device, threads).run(latent=latent)
+    return np.clip(image[0].transpose(1, 2, 0), 0.0, 1.0)
+
+
+def relative_distance(latent: np.ndarray, reference: np.ndarray) -> float:
+    """‖latent − reference‖ / ‖reference‖."""
+    import numpy as np
+
+    a, b = latent.astype(np.float64), reference.astype(np.float64)
+    return float(np.linalg.norm(a - b) / max(float(np.linalg.norm(b)), 1e-12))
+
+
+def latent_distortion(
+    original: np.ndarray, protected: np.ndarray, device: str = "cpu", threads: int | None = None
+) -> float:
+    """‖E(p) − E(o)‖ / ‖E(o)‖ for float32 RGB (H, W, 3) in [0, 1], cropped to multiples of 8."""
+    return relative_distance(encode(protected, device, threads), encode(original, device, threads))
 
 
 def status() -> list[dict[str, Any]]:

@@ -144,36 +144,78 @@ def test_original_comparison(tmp_path: Path, image: Image.Image, capsys) -> None
     assert (prot_report["latent_view_width"], prot_report["latent_view_height"]) == (64, 48)
     _, same = _json(capsys, "check", str(orig), "--against", str(orig))
     assert same[0]["protection"]["taef2_latent_distortion"] == pytest.approx(0, abs=1e-9)
+    assert same[0]["protection"]["ai_view_psnr"] is None  # identical: no finite PSNR
+    assert same[0]["protection"]["ai_view_ssim"] == pytest.approx(1.0)
     _, out = _run(capsys, "check", str(out_path), "--original", str(orig))
     assert "TAEF2 latent distortion" in out and "at the AI's view, 64x48" in out
     _, out = _run(capsys, "check", str(out_path), "--original", str(orig), "--no-latent")
-    assert "TAEF2" not in out
+    assert "TAEF2" not in out and "what the AI sees" not in out
     assert f"PSNR {expected_psnr:.2f} dB" in out
 
 
-def test_latent_distortion_is_measured_at_the_ai_view(
+def test_encoder_measures_are_taken_at_the_ai_view(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A picture larger than the view is encoded downscaled to it, both copies alike."""
+    """A picture larger than the view is encoded downscaled to it: original, protected and the
+    noise baseline alike."""
     from fixative import graphs, view
 
     seen: list[tuple[int, ...]] = []
-    real = graphs.latent_distortion
+    real = graphs.encode
 
-    def spy(a: np.ndarray, b: np.ndarray, *args: object, **kwargs: object) -> float:
-        seen.extend([a.shape, b.shape])
-        return real(a, b, *args, **kwargs)
+    def spy(x: np.ndarray, *args: object, **kwargs: object) -> np.ndarray:
+        seen.append(x.shape)
+        return real(x, *args, **kwargs)
 
-    monkeypatch.setattr(graphs, "latent_distortion", spy)
+    monkeypatch.setattr(graphs, "encode", spy)
     monkeypatch.setattr(view, "DEFAULT_SIDE", 64)  # a small "1 MP" keeps the test fast
     rng = np.random.default_rng(1)
     a = rng.random((96, 160, 4))
     b = np.clip(a + rng.uniform(-0.03, 0.03, a.shape), 0, 1)
-    got = check.measure_latent(a, b, "b.png")
+    got = check.measure_ai(a, b, "b.png")
     v = view.plan(96, 160, "auto")
     assert (got["latent_view_width"], got["latent_view_height"]) == (v.view_width, v.view_height)
-    assert v.view_width < 160 and seen == [(v.view_height, v.view_width, 3)] * 2
+    assert v.view_width < 160 and seen == [(v.view_height, v.view_width, 3)] * 3
     assert got["taef2_latent_distortion"] > 0
+
+
+AI_FIELDS = (
+    "taef2_latent_distortion",
+    "latent_times_noise",
+    "ai_view_psnr",
+    "ai_view_psnr_colour_matched",
+    "ai_view_ssim",
+    "ai_view_db_below_noise",
+    "ai_view_colour_matched_db_below_noise",
+    "ai_view_ssim_below_noise",
+    "noise_psnr_db",
+)
+BASELINES = tuple(f"noise_{k}" for k in AI_FIELDS[:1] + AI_FIELDS[2:5])
+
+
+def test_check_reports_what_the_ai_sees_beside_noise(tmp_path: Path, capsys) -> None:
+    """A protected sample, checked against its original: every AI-view figure and its noise
+    baseline, finite, and the same numbers on a second run (the noise is seeded)."""
+    sample = Path(__file__).resolve().parents[2] / "samples" / "tiger.png"
+    out = tmp_path / "tiger-protected.png"
+    args = _cli("protect", str(sample), "-o", str(out), "--mode", "fast", "--quiet")
+    assert args.run(args) == 0
+    capsys.readouterr()
+    _, first = _json(capsys, "check", str(out), "--original", str(sample))
+    _, second = _json(capsys, "check", str(out), "--original", str(sample))
+    prot = first[0]["protection"]
+    for key in AI_FIELDS + BASELINES:
+        assert isinstance(prot[key], float) and np.isfinite(prot[key]), key
+    assert prot == second[0]["protection"]
+    assert prot["noise_psnr_db"] == pytest.approx(prot["psnr_db"], abs=0.02)
+    assert prot["ai_view_colour_matched_db_below_noise"] == pytest.approx(
+        prot["noise_ai_view_psnr_colour_matched"] - prot["ai_view_psnr_colour_matched"]
+    )
+    assert 0 < prot["ai_view_ssim"] <= 1 and 0 < prot["noise_ai_view_ssim"] <= 1
+    _, text = _run(capsys, "check", str(out), "--original", str(sample))
+    gap = prot["ai_view_colour_matched_db_below_noise"]
+    words = f"{abs(gap):.1f} dB {'worse' if gap >= 0 else 'better'}"
+    assert f"what the AI sees: {words} than noise of the same visibility after colour" in text
 
 
 def test_too_small_to_measure_names_the_file(tmp_path: Path, capsys) -> None:
@@ -181,7 +223,7 @@ def test_too_small_to_measure_names_the_file(tmp_path: Path, capsys) -> None:
     Image.new("RGB", (4, 4), (10, 20, 30)).save(orig)
     code, out = _run(capsys, "check", str(orig), "--original", str(orig))
     assert code == 2
-    assert f"{orig}: cannot measure the TAEF2 latent distortion" in out
+    assert f"{orig}: cannot measure what the TAEF2 encoder sees" in out
 
 
 def test_original_of_another_size_is_a_clear_error(
