@@ -9,8 +9,10 @@ resamplers -- and measured there against the clean image read the same way:
 
 - latent distortion ‖E(read(x′)) − E(read(x))‖ / ‖E(read(x))‖ with the shipped ONNX TAEF2 encoder;
 - AI-view PSNR between D(E(read(x′))) and D(E(read(x))) (shipped ONNX decoder; lower = the AI's
-  reconstruction is further from the original's);
-- the same two for uniform noise whose native PSNR equals the protected file's (per file).
+  reconstruction is further from the original's), also after colour matching, and its luma
+  SSIM (`fixative.measures`, the definitions `fixative check` reports);
+- the same for uniform noise whose native PSNR equals the protected file's (per file,
+  `fixative.measures.matched_noise`).
 
 A read never enlarges: an image whose area is at most R² is read at its own size (its sides cut to
 multiples of 8), as kohya-ss does with `bucket_no_upscale`; such reads are flagged `own_size`.
@@ -41,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 from dataset import CLIP_PREFIX, eval_files, load_rgb
+from fixative.measures import AIView
 from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
@@ -153,7 +156,7 @@ def trainer_read(img: np.ndarray, height: int, width: int, resampler: str, own: 
     return out.astype(np.float32) / 255.0
 
 
-class AIView:
+class TAEF2:
     """The shipped ONNX TAEF2 encoder and decoder (no torch)."""
 
     def __init__(self, threads: int | None) -> None:
@@ -167,17 +170,13 @@ class AIView:
         return self.encoder.run(image=batch)[0]
 
     def decode(self, z: np.ndarray) -> np.ndarray:
-        return np.clip(self.decoder.run(latent=z)[0], 0.0, 1.0)
+        """(H, W, 3) in [0, 1], the layout of `fixative.measures`."""
+        return np.clip(self.decoder.run(latent=z)[0][0].transpose(1, 2, 0), 0.0, 1.0)
 
 
 def rel_distortion(z: np.ndarray, z_ref: np.ndarray) -> float:
     z, z_ref = z.astype(np.float64), z_ref.astype(np.float64)
     return float(np.linalg.norm(z - z_ref) / max(float(np.linalg.norm(z_ref)), 1e-12))
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return math.inf if mse == 0 else 10 * math.log10(1.0 / mse)
 
 
 def psnr_u8(a: np.ndarray, b: np.ndarray) -> float:
@@ -192,32 +191,12 @@ def psnr_u8(a: np.ndarray, b: np.ndarray) -> float:
 
 def matched_noise(clean: np.ndarray, target_psnr: float, seed: int) -> np.ndarray:
     """clean (uint8) + uniform noise, quantised to 8 bits, whose PSNR against clean is
-    `target_psnr` (to about 0.01 dB): one fixed noise pattern, its amplitude calibrated."""
-    if math.isinf(target_psnr):
-        return clean.copy()
-    rng = np.random.default_rng(seed)
-    pattern = rng.uniform(-1.0, 1.0, clean.shape).astype(np.float32)
-    base = clean.astype(np.float32)
+    `target_psnr`: the core's baseline (`fixative.measures.matched_noise`), as `fixative check`
+    makes it."""
+    from fixative.measures import matched_noise as noise_at
 
-    def noisy(amp: float) -> np.ndarray:
-        out = base + np.float32(amp * 255.0) * pattern
-        np.rint(out, out=out)
-        np.clip(out, 0, 255, out=out)
-        return out.astype(np.uint8)
-
-    target_mse = 10 ** (-target_psnr / 10)
-    amp = math.sqrt(3 * target_mse)  # uniform on [-a, a] has variance a²/3
-    best, best_err = None, math.inf
-    for _ in range(8):
-        cand = noisy(amp)
-        got = psnr_u8(cand, clean)
-        err = abs(got - target_psnr)
-        if err < best_err:
-            best, best_err = cand, err
-        if err < 0.005 or math.isinf(got):
-            break
-        amp *= 10 ** ((got - target_psnr) / 20)
-    return best
+    noisy = noise_at(clean.astype(np.float32) / 255.0, target_psnr, levels=255, seed=seed)
+    return np.rint(noisy * 255.0).astype(np.uint8)
 
 
 # --- the cache ----------------------------------------------------------------------------
@@ -288,7 +267,7 @@ def read_keys(resolutions, resamplers) -> list[tuple[str, int, str]]:
 class CleanReads:
     """The clean image's reads, latents and AI views, computed once per image and size."""
 
-    def __init__(self, img: np.ndarray, ai: AIView, reads) -> None:
+    def __init__(self, img: np.ndarray, ai: TAEF2, reads) -> None:
         self.img, self.ai, self.reads = img, ai, reads
         self._cache: dict[str, tuple] = {}
 
@@ -309,9 +288,13 @@ def measure_reads(protected: np.ndarray, noise: np.ndarray, clean: CleanReads, r
         for label, img in (("", protected), ("noise_", noise)):
             z = clean.ai.encode(trainer_read(img, h, w, resampler, own))
             row[label + "distortion"] = rel_distortion(z, z0)
-            row[label + "aiview_psnr"] = psnr(clean.ai.decode(z), d0)
+            seen = AIView.of(clean.ai.decode(z), d0)
+            row[label + "aiview_psnr"] = seen.psnr
+            row[label + "aiview_cm_psnr"] = seen.psnr_colour_matched
+            row[label + "aiview_ssim"] = seen.ssim
         row["ratio_noise"] = row["distortion"] / max(row["noise_distortion"], 1e-12)
         row["aiview_gap_noise"] = row["noise_aiview_psnr"] - row["aiview_psnr"]
+        row["aiview_cm_gap_noise"] = row["noise_aiview_cm_psnr"] - row["aiview_cm_psnr"]
         out[key] = row
     return out
 
@@ -389,7 +372,7 @@ def run(args) -> dict:
         json.dumps({**settings, "model": model.spec.model_id, "version": fixative.__version__})
         + "\n"
     )
-    ai = AIView(args.threads)
+    ai = TAEF2(args.threads)
     if "thorough" in modes:
         from fixative.graphs import get_graph
 
@@ -532,6 +515,11 @@ def summarise(cells: list[dict], reads, sizes, modes) -> dict:
                         "aiview_native": _mean(r["aiview_psnr"] for r in nat),
                         "aiview_noise_default": _mean(r["noise_aiview_psnr"] for r in d),
                         "aiview_noise_native": _mean(r["noise_aiview_psnr"] for r in nat),
+                        "aiview_cm_default": _mean(r["aiview_cm_psnr"] for r in d),
+                        "aiview_cm_native": _mean(r["aiview_cm_psnr"] for r in nat),
+                        "aiview_cm_noise_default": _mean(r["noise_aiview_cm_psnr"] for r in d),
+                        "ssim_default": _mean(r["aiview_ssim"] for r in d),
+                        "ssim_noise_default": _mean(r["noise_aiview_ssim"] for r in d),
                     }
                 )
             for a, b in pairs:
@@ -633,8 +621,9 @@ def markdown(s: dict, command: str | None = None) -> str:
         "### Means over the images, per read",
         "",
         "| size | mode | read | latent dist. default | native | default / native (min–max) "
-        "| ×noise default | ×noise native | AI-view default | native | noise (default's PSNR) |",
-        "|---" * 11 + "|",
+        "| ×noise default | ×noise native | AI-view default | native | noise (default's PSNR) "
+        "| colour-matched AI-view default | native | noise | AI-view SSIM default | noise |",
+        "|---" * 16 + "|",
     ]
     for g in s["groups"]:
         own = f" ({g['own_size']}/{g['n']} own size)" if g["own_size"] else ""
@@ -646,7 +635,11 @@ def markdown(s: dict, command: str | None = None) -> str:
             f"| {_f(g['ratio_noise_default'], '.2f', '×')} "
             f"| {_f(g['ratio_noise_native'], '.2f', '×')} "
             f"| {_f(g['aiview_default'], '.1f', ' dB')} | {_f(g['aiview_native'], '.1f', ' dB')} "
-            f"| {_f(g['aiview_noise_default'], '.1f', ' dB')} |"
+            f"| {_f(g['aiview_noise_default'], '.1f', ' dB')} "
+            f"| {_f(g['aiview_cm_default'], '.1f', ' dB')} "
+            f"| {_f(g['aiview_cm_native'], '.1f', ' dB')} "
+            f"| {_f(g['aiview_cm_noise_default'], '.1f', ' dB')} "
+            f"| {_f(g['ssim_default'], '.3f')} | {_f(g['ssim_noise_default'], '.3f')} |"
         )
     lines += [
         "",

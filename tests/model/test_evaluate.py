@@ -76,6 +76,10 @@ def test_trainer_protocol(small_image, tmp_path):
             assert r["distortion"] > 0 and r["noise_distortion"] > 0
             assert r["ratio_noise"] == pytest.approx(r["distortion"] / r["noise_distortion"])
             assert math.isfinite(r["aiview_psnr"]) and math.isfinite(r["noise_aiview_psnr"])
+            assert r["aiview_cm_psnr"] >= r["aiview_psnr"] - 1e-9 and 0 < r["aiview_ssim"] <= 1
+            assert r["aiview_cm_gap_noise"] == pytest.approx(
+                r["noise_aiview_cm_psnr"] - r["aiview_cm_psnr"]
+            )
     assert {(c["width"], c["height"]) for c in s["cells"]} == {(96, 112), (256, 144)}
     assert len(s["groups"]) == 2 * 2 * len(reads)
     for g in s["groups"]:
@@ -116,15 +120,27 @@ def test_crops_protocol(small_image, tmp_path):
         assert row["ratio_noise"] == pytest.approx(row["distortion"] / m[noise]["distortion"])
         assert abs(m[noise]["psnr"] - row["psnr"]) < 1.0  # noise rescaled to the same PSNR
         assert row["aiview_noise"] == m[noise]["aiview_psnr"]
+        assert row["aiview_cm_noise"] == m[noise]["aiview_cm_psnr"]
+        assert row["aiview_ssim_noise"] == m[noise]["aiview_ssim"]
+        assert (
+            row["aiview_cm_psnr"] >= row["aiview_psnr"] - 1e-9
+        )  # the best fit only brings it closer
+        assert 0 < row["aiview_ssim"] <= 1
         for k in ("kept_jpeg75", "kept_jpeg85", "kept_resize05", "ssim", "seconds"):
             assert row[k] is not None and row[k] > 0
         assert row["ssim_clip"] == row["ssim"] and row["ssim_wall"] is None
     assert s["thorough_steps"] == 1 and s["thorough"]["ratio_noise_eqpsnr"] > 0
+    t = s["thorough"]
+    assert t["aiview_cm_gap_noise"] == pytest.approx(
+        m["noise_eq_thorough"]["aiview_cm_psnr"] - m["thorough"]["aiview_cm_psnr"]
+    )
     assert s["ratio_pgd_eqpsnr"] is None  # --skip-extra: no PGD at equal PSNR
     md = (tmp_path / "crops.md").read_text()
     assert "Fixative thorough" in md and "Targets for thorough" in md
+    assert "AI-view PSNR colour-matched" in md and "after colour matching" in md
     with Image.open(grid) as im:
-        assert im.size == (6 * 64, 64)  # original | fast | thorough | their three AI views
+        # original | fast | thorough | their three AI views | fast's and thorough's colour-matched
+        assert im.size == (8 * 64, 64)
 
 
 def test_bench_fast_small(tmp_path):
