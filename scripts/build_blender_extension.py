@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build the Fixative Blender extension: one zip per platform, validated by Blender.
 
-    python scripts/build_blender_extension.py [--out dist/blender] [--python 3.11]
+    python scripts/build_blender_extension.py [--out dist/blender] [--python 3.11,3.13,3.14]
         [--platform linux-x64 --platform windows-x64 ...] [--system-deps] [--stage-only]
         [--blender "blender"]
 
@@ -13,8 +13,12 @@ dependencies for the target Python (`pip download --only-binary=:all:`), droppin
 Blender ships; list them in the staged `blender_manifest.toml`; then `blender --command
 extension build --split-platforms` and `blender --command extension validate` on every zip.
 
-Blender 4.2-5.0 bundle CPython 3.11 (`--python 3.11`, the default); later releases and distro
-builds may run 3.13 (`--python 3.13`). Each Python version gets its own output folder.
+Blender's compiled wheels are per Python version, and Blender refuses a zip whose wheels are for
+another ("This Python version (3.14) isn't compatible"), so one zip is built per Python and
+platform, named by both (`fixative-0.1.0-py313-linux_x64.zip`), each in its own output folder:
+3.11 for Blender 4.2-5.0 (blender.org), 3.13 for blender.org's 5.1 and later, 3.14 for distro
+builds such as Debian's 5.2. `--python` takes one version or a comma-separated list (default:
+all three).
 
 `--system-deps` bundles only the core wheel and relies on onnxruntime, Pillow and numpy being
 importable from Blender's Python already, as with Debian's blender (system python3.13 with
@@ -44,6 +48,8 @@ PLATFORMS = {
     "macos-arm64": ["macosx_14_0_arm64", "macosx_13_0_arm64", "macosx_11_0_arm64"],
 }
 RUNTIME = ["onnxruntime", "pillow"]
+# The Pythons Blender runs: 4.2-5.0 (3.11), blender.org 5.1+ (3.13), Debian's 5.2 (3.14).
+PYTHONS = ("3.11", "3.13", "3.14")
 NEVER_BUNDLED = ("numpy",)  # Blender ships its own; a second copy would shadow it
 
 
@@ -166,26 +172,47 @@ def blender_build(blender: list[str], stage: Path, out: Path, split: bool) -> li
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=REPO / "dist" / "blender")
-    ap.add_argument("--python", default="3.11", help="Blender's Python version (3.11, 3.13)")
+    ap.add_argument(
+        "--python",
+        default=",".join(PYTHONS),
+        help=f"Blender's Python version(s), comma-separated (default: {','.join(PYTHONS)})",
+    )
     ap.add_argument("--platform", action="append", choices=sorted(PLATFORMS), dest="platforms")
     ap.add_argument("--system-deps", action="store_true", help="bundle the core wheel only")
     ap.add_argument("--stage-only", action="store_true", help="stop before running Blender")
     ap.add_argument("--blender", default="blender", help="command that runs Blender")
     args = ap.parse_args(argv)
     platforms = args.platforms or sorted(PLATFORMS)
-    out = args.out.resolve() / f"py{args.python.replace('.', '')}"
+    pythons = [p.strip() for p in args.python.split(",") if p.strip()]
+    if not pythons:
+        ap.error("--python: give at least one version, e.g. 3.11")
+    built: list[Path] = []
     try:
-        stage = stage_extension(out, args.python, platforms, args.system_deps)
-        print(f"staged {stage}")
-        if args.stage_only:
-            return 0
-        zips = blender_build(shlex.split(args.blender), stage, out, not args.system_deps)
+        for python in pythons:
+            tag = f"py{python.replace('.', '')}"
+            out = args.out.resolve() / tag
+            stage = stage_extension(out, python, platforms, args.system_deps)
+            print(f"staged {stage}")
+            if args.stage_only:
+                continue
+            zips = blender_build(shlex.split(args.blender), stage, out, not args.system_deps)
+            built += [name_by_python(z, tag) for z in zips]
     except BuildError as exc:
         print(f"build_blender_extension: {exc}", file=sys.stderr)
         return 1
-    for z in zips:
+    for z in built:
         print(f"built {z}")
     return 0
+
+
+def name_by_python(zip_path: Path, tag: str) -> Path:
+    """fixative-0.1.0-linux_x64.zip -> fixative-0.1.0-py313-linux_x64.zip (which to download
+    is the Python's choice as much as the platform's)."""
+    stem, _, platform = zip_path.stem.rpartition("-")
+    name = f"{stem}-{tag}-{platform}.zip" if stem else f"{zip_path.stem}-{tag}.zip"
+    if tag in zip_path.stem:
+        return zip_path
+    return zip_path.rename(zip_path.with_name(name))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-HOST_MODULES = {"krita", "PyQt5", "gi", "bpy", "bpy_extras", "mathutils"}
+HOST_MODULES = {"krita", "PyQt5", "PyQt6", "gi", "bpy", "bpy_extras", "mathutils"}
 SCRIPTS = {p.stem for p in (REPO / "scripts").glob("*.py")}
 ADAPTERS = {
     "krita": {"fixative_krita"},

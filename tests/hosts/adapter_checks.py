@@ -138,18 +138,24 @@ with open(f"/results/{name}-expected.json", "w") as fh:
 
 
 def core_in_root(
-    results: Path, lib: Path, pixels: np.ndarray, settings: dict, name: str = "reference"
+    results: Path,
+    lib: Path,
+    pixels: np.ndarray,
+    settings: dict,
+    name: str = "reference",
+    python: str = "python3",
 ) -> tuple[np.ndarray, dict]:
     """`fixative.protect_array(pixels, settings)` with the core a host ran (`lib`: the folder
-    holding the `fixative` it vendors or installed), in the hosts' root with their numpy and
-    onnxruntime: what the host's file must equal. (Thorough mode's signed steps can differ by a
-    few levels between onnxruntime versions, so the test's own onnxruntime is no reference.)"""
+    holding the `fixative` it vendors or installed, and whatever it bundles), in the hosts'
+    root with the host's `python` and so its numpy and onnxruntime: what the host's file must
+    equal. (Thorough mode's signed steps can differ by a few levels between onnxruntime
+    versions, so the test's own onnxruntime is no reference.)"""
     from harness import run_host
 
     np.save(results / f"{name}-input.npy", np.ascontiguousarray(pixels))
     (results / f"{name}-settings.json").write_text(json.dumps(settings))
     proc = run_host(
-        ["python3", "-c", _CORE_IN_ROOT, name],
+        [python, "-c", _CORE_IN_ROOT, name],
         timeout=300,
         results=results,
         env={"PYTHONPATH": "/tmp/corelib"},

@@ -32,7 +32,7 @@ def scene_setup(size: int, transparent: bool, samples: int = 4) -> bpy.types.Sce
     # Something with texture for the latent check: a displaced, coloured plane behind the cube.
     bpy.ops.mesh.primitive_uv_sphere_add(radius=0.8, location=(1.2, 0.5, 0.8))
     mat = bpy.data.materials.new("checker")
-    mat.use_nodes = True
+    use_nodes(mat)
     nodes = mat.node_tree.nodes
     checker = nodes.new("ShaderNodeTexChecker")
     checker.inputs["Scale"].default_value = 12.0
@@ -42,6 +42,12 @@ def scene_setup(size: int, transparent: bool, samples: int = 4) -> bpy.types.Sce
     mat.node_tree.links.new(checker.outputs["Color"], bsdf.inputs["Base Color"])
     bpy.context.active_object.data.materials.append(mat)
     return scene
+
+
+def use_nodes(mat: bpy.types.Material) -> None:
+    """Node materials: Blender 5 always uses them (setting `use_nodes` is deprecated there)."""
+    if bpy.app.version < (5, 0, 0):
+        mat.use_nodes = True
 
 
 def artwork_scene(size: int, transparent: bool, texture: str) -> bpy.types.Scene:
@@ -60,7 +66,7 @@ def artwork_scene(size: int, transparent: bool, texture: str) -> bpy.types.Scene
     scene.view_settings.view_transform = "Standard"
     bpy.ops.mesh.primitive_plane_add(size=2.0)
     mat = bpy.data.materials.new("artwork")
-    mat.use_nodes = True
+    use_nodes(mat)
     nodes, links = mat.node_tree.nodes, mat.node_tree.links
     nodes.clear()
     tex = nodes.new("ShaderNodeTexImage")
@@ -154,7 +160,10 @@ def case_save_image(
 def case_animation(out: Path, file_format: str, mode: str) -> dict:
     scene = scene_setup(64, transparent=False, samples=2)
     scene.frame_start, scene.frame_end = 1, 3
-    scene.render.image_settings.file_format = file_format
+    settings = scene.render.image_settings
+    if file_format == "FFMPEG" and hasattr(settings, "media_type"):
+        settings.media_type = "VIDEO"  # Blender 5: a movie is a media type before a format
+    settings.file_format = file_format
     scene.render.filepath = str(out / "frames" / "f_")
     prefs = bpy.context.preferences.addons[ADDON].preferences
     prefs.protect_frames = True

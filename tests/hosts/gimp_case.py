@@ -1,4 +1,4 @@
-"""Runs inside `gimp-console-3.0 --batch-interpreter python-fu-eval` for tests/hosts/test_gimp.py.
+"""Runs inside `gimp-console-3.x --batch-interpreter python-fu-eval` for tests/hosts/test_gimp.py.
 
 Reads /results/spec.json (images as raw pixel files plus the operations to run on each) and
 writes /results/gimp-result.json: each operation's status and GIMP's error message. The test

@@ -1,8 +1,12 @@
-"""Run GIMP 3.0, Krita 5.2 and Blender 4.3 headless for the ``hosts`` tests.
+"""Run GIMP, Krita and Blender headless for the ``hosts`` tests, in each flavour of root.
 
-The hosts run inside a Debian 13 root filesystem built by ``tests/hosts/rootfs.sh`` (outside the
-clone, ``$FIXATIVE_HOSTS_ROOT`` or ``/var/cache/fixative-hosts/rootfs``), entered by
-``tests/hosts/run_in_rootfs.sh`` as uid 1000 in a private mount + pid namespace. See docs/hosts.md.
+The hosts run inside a root filesystem built by ``tests/hosts/rootfs.sh`` (outside the clone),
+entered by ``tests/hosts/run_in_rootfs.sh`` as uid 1000 in a private mount + pid namespace. Two
+flavours (``FLAVOURS``): ``trixie`` (Debian 13: GIMP 3.0, Krita 5.2, Blender 4.3;
+``$FIXATIVE_HOSTS_ROOT`` or ``/var/cache/fixative-hosts/rootfs``) and ``newest`` (sid +
+experimental: GIMP 3.2, Krita 6, Blender 5.x; ``$FIXATIVE_HOSTS_ROOT_NEWEST`` or
+``/var/cache/fixative-hosts/rootfs-newest``). ``use(flavour)`` picks the root that ``run_host``
+enters (the ``rootfs`` fixture does, once per flavour). See docs/hosts.md.
 
 API for host tests (``tests/hosts/test_*.py``; ``conftest.py`` puts this folder on ``sys.path``)::
 
@@ -57,7 +61,32 @@ RUN_SH = HERE / "run_in_rootfs.sh"
 ROOT_SRC = "/src"
 ROOT_RESULTS = "/results"
 ROOT_HOME = "/home/fixative"
-VERSION_PACKAGES = ("gimp", "krita", "blender", "python3", "python3-onnxruntime")
+VERSION_PACKAGES = (
+    "gimp",
+    "krita",
+    "blender",
+    "python3",
+    "python3-onnxruntime",
+    "python3-pyqt5",
+    "python3-pyqt6",
+)
+FLAVOURS = ("trixie", "newest")
+# The host versions each flavour's recipe gives (dpkg version prefixes), checked by the tests.
+EXPECTED = {
+    "trixie": {"gimp": "3.0", "krita": "1:5.2", "blender": "4.3"},
+    "newest": {"gimp": "3.2", "krita": "1:6.", "blender": "5."},
+}
+# apt's words when a day's sid/experimental cannot be resolved (the newest root then skips).
+APT_UNRESOLVED = (
+    "Unable to satisfy dependencies",
+    "unmet dependencies",
+    "has no installation candidate",
+    "Unable to locate package",
+    "Unable to correct problems",
+    "held broken packages",
+)
+_current = {"flavour": "trixie"}
+RAN: dict[str, dict[str, str]] = {}  # what each run used (root or target -> versions), printed
 
 FileContent = bytes | str | Path
 
@@ -66,8 +95,36 @@ class HostsUnavailable(RuntimeError):
     """The machine cannot run the host tests (not root, no unshare, build failed...)."""
 
 
-def root_path() -> Path:
+class ArchiveUnresolved(HostsUnavailable):
+    """The moving archive (sid/experimental) could not resolve the root's packages today."""
+
+
+def use(flavour: str) -> None:
+    """Make `flavour` the root that `run_host`, `host_versions` and friends use."""
+    if flavour not in FLAVOURS:
+        msg = f"unknown hosts root flavour {flavour!r} (one of {', '.join(FLAVOURS)})"
+        raise ValueError(msg)
+    _current["flavour"] = flavour
+
+
+def flavour() -> str:
+    return _current["flavour"]
+
+
+def root_path(flavour: str | None = None) -> Path:
+    if (flavour or _current["flavour"]) == "newest":
+        default = "/var/cache/fixative-hosts/rootfs-newest"
+        return Path(os.environ.get("FIXATIVE_HOSTS_ROOT_NEWEST", default))
     return Path(os.environ.get("FIXATIVE_HOSTS_ROOT", "/var/cache/fixative-hosts/rootfs"))
+
+
+def _env(flavour: str | None = None) -> dict[str, str]:
+    """The environment for rootfs.sh and run_in_rootfs.sh: the flavour's root, by path."""
+    return {
+        **os.environ,
+        "FIXATIVE_HOSTS_ROOT": str(root_path(flavour)),
+        "FIXATIVE_HOSTS_ROOT_NEWEST": str(root_path("newest")),
+    }
 
 
 def unavailable_reason() -> str | None:
@@ -89,24 +146,49 @@ def unavailable_reason() -> str | None:
     return None
 
 
-def ensure_rootfs(timeout: float = 1800) -> Path:
-    """Build the root filesystem if missing or stale (first time ~5 minutes); return its path."""
+def ensure_rootfs(timeout: float = 3600, flavour: str | None = None) -> Path:
+    """Build the flavour's root if missing or stale (first time 5-15 minutes); return its path.
+
+    ArchiveUnresolved (with apt's own lines) when a moving archive could not resolve the newest
+    root's packages; HostsUnavailable for every other failure."""
     reason = unavailable_reason()
     if reason:
         raise HostsUnavailable(reason)
-    if subprocess.run([str(ROOTFS_SH), "--check"]).returncode == 0:
-        return root_path()
-    proc = subprocess.run([str(ROOTFS_SH)], capture_output=True, text=True, timeout=timeout)
+    flavour = flavour or _current["flavour"]
+    cmd = [str(ROOTFS_SH), "--flavour", flavour]
+    if subprocess.run([*cmd, "--check"], env=_env(flavour)).returncode == 0:
+        return root_path(flavour)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_env(flavour))
     if proc.returncode != 0:
-        tail = "\n".join(proc.stderr.splitlines()[-30:])
-        msg = f"building the hosts root filesystem failed (exit {proc.returncode}):\n{tail}"
+        lines = proc.stderr.splitlines()
+        apt = [line for line in lines if any(p in line for p in APT_UNRESOLVED)]
+        if flavour == "newest" and apt:
+            raise ArchiveUnresolved("\n".join(apt[:20]))
+        tail = "\n".join(lines[-30:])
+        msg = (
+            f"building the {flavour} hosts root filesystem failed (exit {proc.returncode}):\n{tail}"
+        )
         raise HostsUnavailable(msg)
     return Path(proc.stdout.strip().splitlines()[-1])
 
 
+def gimp_console() -> str:
+    """GIMP's console binary in the current root: gimp-console-3.0 in GIMP 3.0; GIMP 3.2 has
+    gimp-console-3.2 (and -3 and a plain name)."""
+    names = ("gimp-console-3.0", "gimp-console-3.2", "gimp-console-3", "gimp-console")
+    return next((n for n in names if (root_path() / "usr/bin" / n).exists()), "gimp-console")
+
+
+def gimp_profile() -> str:
+    """GIMP's profile folder under HOME for the current root's GIMP (".config/GIMP/3.0")."""
+    version = host_versions().get("gimp", "3.0")
+    major_minor = ".".join(version.split(":")[-1].split(".")[:2])
+    return f".config/GIMP/{major_minor}"
+
+
 def host_versions() -> dict[str, str]:
     """dpkg versions of the hosts in the root (read from its dpkg database, no namespace needed)."""
-    admindir = root_path() / "var/lib/dpkg"
+    admindir = root_path() / "var/lib/dpkg"  # the current flavour's
     proc = subprocess.run(
         [
             "dpkg-query",
@@ -122,7 +204,8 @@ def host_versions() -> dict[str, str]:
     versions = {}
     for line in proc.stdout.splitlines():
         name, _, version = line.partition("\t")
-        versions[name] = version
+        if version:  # listed but not installed in this flavour (PyQt5 or PyQt6)
+            versions[name] = version
     return versions
 
 
@@ -181,7 +264,7 @@ def run_host(
             cmd += ["--stage", str(stage)]
         cmd += ["--", *argv]
         # The outer timeout is a backstop only: run_in_rootfs.sh's own `timeout` strikes first.
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 60)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 60, env=_env())
     versions = results / "host-versions.json"
     if not versions.exists():
         versions.write_text(json.dumps(host_versions(), indent=2) + "\n")

@@ -10,6 +10,7 @@
 #                        HOME and /tmp before COMMAND runs (owned by uid 1000)
 #     --home NAME        start from the pre-warmed HOME template NAME (gimp, krita, blender)
 #     --save-home NAME   after COMMAND, keep its HOME as template NAME (used by rootfs.sh)
+#     --writable         leave the root writable (rootfs.sh's stages that install into it)
 #     --env K=V          extra environment variable for COMMAND (repeatable)
 #     --cwd DIR          working directory for COMMAND inside the root (default: HOME)
 # Exit status: COMMAND's, or 124/137 from `timeout` when it ran too long.
@@ -28,15 +29,15 @@ if [[ "${1:-}" == "--inner" ]]; then
     # PID 1 of the new pid namespace. It must stay a shell that waits: a command that becomes
     # PID 1 itself (exec chroot) breaks xvfb-run, whose ready signal never arrives.
     shift
-    results="$1" src="$2" stage="$3" home="$4" save_home="$5" cwd="$6"
-    shift 6
+    results="$1" src="$2" stage="$3" home="$4" save_home="$5" cwd="$6" writable="$7"
+    shift 7
     envs=()
     while [[ "$1" != "--" ]]; do envs+=("$1"); shift; done
     shift
 
     # Read-only root: a test cannot damage the cached root. --save-home needs it writable.
     mount --bind "$ROOT" "$ROOT"
-    [[ -n "$save_home" ]] || mount -o remount,bind,ro "$ROOT"
+    [[ -n "$save_home" || -n "$writable" ]] || mount -o remount,bind,ro "$ROOT"
     mount --rbind /dev "$ROOT/dev"
     mount --rbind /sys "$ROOT/sys"
     mount -t proc proc "$ROOT/proc"
@@ -80,6 +81,7 @@ if [[ "${1:-}" == "--inner" ]]; then
 fi
 
 timeout=300 results="" src="$(cd "$HERE/../.." && pwd)" stage="" home="" save_home="" cwd=""
+writable=""
 envs=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -89,6 +91,7 @@ while [[ $# -gt 0 ]]; do
         --stage) stage="$(realpath "$2")"; shift 2 ;;
         --home) home="$2"; shift 2 ;;
         --save-home) save_home="$2"; shift 2 ;;
+        --writable) writable=1; shift ;;
         --env) envs+=("$2"); shift 2 ;;
         --cwd) cwd="$2"; shift 2 ;;
         --) shift; break ;;
@@ -109,5 +112,5 @@ fi
 # timeout kills unshare; --kill-child then kills PID 1 of the namespace, and with it every process.
 exec timeout -k 10 "$timeout" \
     unshare --mount --pid --fork --kill-child --propagation private \
-    "$HERE/run_in_rootfs.sh" --inner "$results" "$src" "$stage" "$home" "$save_home" "$cwd" \
+    "$HERE/run_in_rootfs.sh" --inner "$results" "$src" "$stage" "$home" "$save_home" "$cwd" "$writable" \
     "${envs[@]}" -- "$@"

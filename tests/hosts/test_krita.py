@@ -234,6 +234,7 @@ def test_krita_zip_matches_krita_importer(rootfs, host_results: Path, krita_zip:
     for path in (
         "./pykrita/fixative_krita.desktop",
         "./pykrita/fixative_krita/__init__.py",
+        "./pykrita/fixative_krita/qt.py",
         "./pykrita/fixative_krita/Manual.html",
         "./pykrita/fixative_krita/lib/fixative/__init__.py",
         "./pykrita/fixative_krita/lib/fixative_host/runner.py",

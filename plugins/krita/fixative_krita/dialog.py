@@ -14,9 +14,8 @@ from collections.abc import Callable
 
 from fixative.formats import QUALITY_RANGE
 from fixative_host import RawImage, choices
-from PyQt5.QtCore import Qt
-from PyQt5.QtGui import QImage, QPixmap
-from PyQt5.QtWidgets import (
+
+from .qt import (
     QCheckBox,
     QComboBox,
     QDialog,
@@ -24,15 +23,17 @@ from PyQt5.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QImage,
     QLabel,
     QLineEdit,
+    QPixmap,
     QPushButton,
     QSpinBox,
+    Qt,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
-
 from .settings import KritaSettings
 
 # Computes the preview sheet for the chosen settings; None when it was cancelled or failed
@@ -65,7 +66,7 @@ def format_help(fmt: str) -> str:
 
 def raw_to_pixmap(raw: RawImage) -> QPixmap:
     """An 8-bit RGB RawImage (the preview sheet) as a QPixmap."""
-    image = QImage(raw.data, raw.width, raw.height, 3 * raw.width, QImage.Format_RGB888)
+    image = QImage(raw.data, raw.width, raw.height, 3 * raw.width, QImage.Format.Format_RGB888)
     return QPixmap.fromImage(image.copy())  # copy: the QImage does not own raw.data
 
 
@@ -107,7 +108,9 @@ class ExportDialog(QDialog):
         self.format = QComboBox()
         for key in choices.FORMAT_KEYS:
             self.format.addItem(choices.format_of(key).label, key)
-            self.format.setItemData(self.format.count() - 1, format_help(key), Qt.ToolTipRole)
+            self.format.setItemData(
+                self.format.count() - 1, format_help(key), Qt.ItemDataRole.ToolTipRole
+            )
         self.format.setCurrentIndex(max(0, self.format.findData(settings.fmt)))
         self.format.currentIndexChanged.connect(self._format_changed)
         form.addRow("Format:", self.format)
@@ -116,7 +119,9 @@ class ExportDialog(QDialog):
         for name in choices.STRENGTHS:
             self.strength.addItem(choices.strength_label(name), name)
             self.strength.setItemData(
-                self.strength.count() - 1, _sentence(choices.strength_help(name)), Qt.ToolTipRole
+                self.strength.count() - 1,
+                _sentence(choices.strength_help(name)),
+                Qt.ItemDataRole.ToolTipRole,
             )
         self.strength.setCurrentIndex(max(0, self.strength.findData(settings.strength)))
         self.strength_help = QLabel()
@@ -129,7 +134,9 @@ class ExportDialog(QDialog):
         for name in choices.MODES:
             self.mode.addItem(choices.mode_label(name), name)
             self.mode.setItemData(
-                self.mode.count() - 1, _sentence(choices.mode_help(name)), Qt.ToolTipRole
+                self.mode.count() - 1,
+                _sentence(choices.mode_help(name)),
+                Qt.ItemDataRole.ToolTipRole,
             )
         self.mode.setCurrentIndex(max(0, self.mode.findData(settings.mode)))
         self.mode_help = QLabel()
@@ -164,8 +171,8 @@ class ExportDialog(QDialog):
         self.advanced_toggle.setText("Advanced")
         self.advanced_toggle.setToolTip("The external Python, the AI's view and thorough steps")
         self.advanced_toggle.setCheckable(True)
-        self.advanced_toggle.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
-        self.advanced_toggle.setArrowType(Qt.RightArrow)
+        self.advanced_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.advanced_toggle.setArrowType(Qt.ArrowType.RightArrow)
         self.advanced_toggle.setAutoRaise(True)
         self.advanced_toggle.toggled.connect(self._advanced_toggled)
         layout.addWidget(self.advanced_toggle)
@@ -184,7 +191,9 @@ class ExportDialog(QDialog):
         for name in choices.VIEWS:
             self.view.addItem(choices.view_label(name), name)
             self.view.setItemData(
-                self.view.count() - 1, _sentence(choices.view_help(name)), Qt.ToolTipRole
+                self.view.count() - 1,
+                _sentence(choices.view_help(name)),
+                Qt.ItemDataRole.ToolTipRole,
             )
         if self.view.findData(settings.view) < 0:  # an explicit side set by hand: kept
             self.view.addItem(choices.view_label(settings.view), settings.view)
@@ -213,9 +222,9 @@ class ExportDialog(QDialog):
         )
         self.preview_button.clicked.connect(self._show_preview)
         self.preview_button.setVisible(preview is not None)
-        layout.addWidget(self.preview_button, 0, Qt.AlignLeft)
+        layout.addWidget(self.preview_button, 0, Qt.AlignmentFlag.AlignLeft)
         self.preview_image = QLabel()
-        self.preview_image.setAlignment(Qt.AlignCenter)
+        self.preview_image.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.preview_image.setToolTip(PREVIEW_CAPTION)
         self.preview_image.setVisible(False)
         layout.addWidget(self.preview_image)
@@ -224,8 +233,10 @@ class ExportDialog(QDialog):
         self.preview_caption.setVisible(False)
         layout.addWidget(self.preview_caption)
 
-        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
-        buttons.button(QDialogButtonBox.Ok).setText("Export")
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
@@ -254,7 +265,9 @@ class ExportDialog(QDialog):
 
     def _advanced_toggled(self, shown: bool) -> None:
         self.advanced.setVisible(shown)
-        self.advanced_toggle.setArrowType(Qt.DownArrow if shown else Qt.RightArrow)
+        self.advanced_toggle.setArrowType(
+            Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow
+        )
         self.adjustSize()
 
     def _format_changed(self) -> None:
@@ -298,7 +311,7 @@ class ExportDialog(QDialog):
             return
         pixmap = raw_to_pixmap(sheet)
         if pixmap.width() > PREVIEW_WIDTH:
-            pixmap = pixmap.scaledToWidth(PREVIEW_WIDTH, Qt.SmoothTransformation)
+            pixmap = pixmap.scaledToWidth(PREVIEW_WIDTH, Qt.TransformationMode.SmoothTransformation)
         self.preview_image.setPixmap(pixmap)
         self.preview_image.setVisible(True)
         self.preview_caption.setText(PREVIEW_CAPTION)

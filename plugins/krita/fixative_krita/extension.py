@@ -21,10 +21,9 @@ from pathlib import Path
 from fixative_host import HostCancelled, HostError, RawImage, choices, run_export
 from fixative_host.preview import run_preview
 from krita import Extension
-from PyQt5.QtCore import Qt, QTimer
-from PyQt5.QtWidgets import QApplication, QMessageBox, QProgressDialog
 
 from . import bridge
+from .qt import QApplication, QMessageBox, QProgressDialog, Qt, QTimer
 from .settings import KritaSettings, default_output
 
 EXPORT_ACTION = "fixative_export_protected"
@@ -77,7 +76,7 @@ class FixativeExtension(Extension):
                     preview=self._previewer(doc),
                     parent=self._parent_window(),
                 )
-                if not dialog.exec_():
+                if not dialog.exec():
                     return
                 settings = dialog.result_settings()
                 settings.save(self._krita)
@@ -111,7 +110,7 @@ class FixativeExtension(Extension):
                     preview=self._previewer(active) if active is not None else None,
                     parent=self._parent_window(),
                 )
-                if not dialog.exec_():
+                if not dialog.exec():
                     return
                 settings = dialog.result_settings()
                 settings.save(self._krita)
@@ -207,7 +206,7 @@ class FixativeExtension(Extension):
         """Run `work(progress, cancel)` under a progress dialog with Cancel."""
         dialog = QProgressDialog(f"Protecting {label}...", "Cancel", 0, 1000, parent)
         dialog.setWindowTitle("Fixative")
-        dialog.setWindowModality(Qt.WindowModal)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
         dialog.setMinimumDuration(0)
         dialog.setMinimumWidth(360)
         dialog.setValue(0)

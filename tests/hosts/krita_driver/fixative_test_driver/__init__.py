@@ -17,8 +17,13 @@ import time
 import traceback
 
 from krita import Extension, Krita
-from PyQt5.QtCore import QEventLoop, QTimer
-from PyQt5.QtWidgets import QApplication, QMessageBox, QProgressDialog, QTextEdit
+
+try:  # Krita 6 runs Qt 6 and refuses PyQt5; Krita 5 refuses PyQt6
+    from PyQt6.QtCore import QEventLoop, QTimer
+    from PyQt6.QtWidgets import QApplication, QMessageBox, QProgressDialog, QTextEdit
+except ImportError:
+    from PyQt5.QtCore import QEventLoop, QTimer
+    from PyQt5.QtWidgets import QApplication, QMessageBox, QProgressDialog, QTextEdit
 
 RESULTS = "/results"
 LOG = f"{RESULTS}/fixative-log.jsonl"
@@ -114,7 +119,7 @@ def _wait(ms: int) -> None:
     """Let Qt run for `ms` milliseconds (menus open, widgets paint)."""
     loop = QEventLoop()
     QTimer.singleShot(ms, loop.quit)
-    loop.exec_()
+    loop.exec()
 
 
 def _options_per_format(dialog) -> dict:
@@ -184,7 +189,7 @@ def _check_dialog() -> dict:
 
 class _Artist:
     """Plays the user in Fixative's real dialogs, from a timer that fires whenever Qt runs
-    (inside the dialog's exec_(), the preview's and the export's progress callbacks).
+    (inside the dialog's exec(), the preview's and the export's progress callbacks).
 
     Any message box is read and closed at once, so an unexpected one cannot hang Krita. The
     export dialog is driven once: its tooltips and layout read, the format options checked,
