@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ModelError
-from .model import MANIFEST, make_session, read_manifest, shipped_dir
+from .model import MANIFEST, make_session, read_manifest, shipped_dir, shrinking_run_options
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,8 +31,9 @@ INTERFACES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("grad", "latent", "reconstruction"),
     ),
 }
-# The graphs each mode runs (fast needs the mask only where the view is smaller than the file).
-USED_BY = {"fast": ("texture_mask",), "thorough": tuple(INTERFACES)}
+# The graphs each mode may open (the generator alone needs the mask only where the view is
+# smaller than the file; a one-step run never opens encoder_grad: `refine` opens what it runs).
+USED_BY = {"generator": ("texture_mask",), "fast": tuple(INTERFACES), "thorough": tuple(INTERFACES)}
 LATENT_FACTOR = 8  # TAEF2 latents are 1/8 of the image's sides
 
 
@@ -47,9 +48,18 @@ class GraphSpec:
 class Graph:
     """One checked auxiliary graph with its session; `run` returns the outputs in order."""
 
-    def __init__(self, role: str, path: Path, device: str, threads: int | None) -> None:
+    def __init__(
+        self, role: str, path: Path, device: str, threads: int | None, *, arena: bool = False
+    ) -> None:
         data = _read_checked(role, path)
-        self.session = make_session(data, str(path), device, threads, arena=False)
+        # `arena`: ORT's memory arena, shrunk back after every run. Measured on fast's untiled
+        # 0.26 MP gradient: the first run takes 1.6 s instead of 2.2 s, and the memory still
+        # goes back to the system after each run (365 MB held, not the 2.2 GB of an unshrunk
+        # arena), which a painting app hosting the core needs. On thorough's tiles it saved 6 %
+        # for 0.7 GB more peak (2.2 GB at 8K), so tiled work keeps it off
+        # (docs/evaluation-fast.md).
+        self.session = make_session(data, str(path), device, threads, arena=arena)
+        self.run_options = shrinking_run_options() if arena else None
         self.provider = self.session.get_providers()[0]
         meta = dict(self.session.get_modelmeta().custom_metadata_map)
         self.spec = GraphSpec(role, str(path), hashlib.sha256(data).hexdigest(), meta)
@@ -65,7 +75,7 @@ class Graph:
 
     def run(self, **feeds: np.ndarray) -> list[np.ndarray]:
         try:
-            return self.session.run(None, feeds)
+            return self.session.run(None, feeds, self.run_options)
         except Exception as exc:  # onnxruntime's own exception types
             shapes = {k: v.shape for k, v in feeds.items()}
             msg = f"{self.spec.path}: the {self.spec.role} graph failed on {shapes} ({exc})"
@@ -118,14 +128,17 @@ _CACHE: dict[tuple[Any, ...], Graph] = {}
 _LOCK = threading.Lock()
 
 
-def get_graph(role: str, device: str = "auto", threads: int | None = None) -> Graph:
-    """The shipped graph for `role` with a session, created once per (role, device, threads)."""
+def get_graph(
+    role: str, device: str = "auto", threads: int | None = None, *, arena: bool = False
+) -> Graph:
+    """The shipped graph for `role` with a session, created once per (role, device, threads,
+    arena) and kept for the process (see `Graph` for `arena`)."""
     path, _ = graph_path(role)
-    key = (role, str(path.resolve()), device, threads)
+    key = (role, str(path.resolve()), device, threads, arena)
     with _LOCK:
         graph = _CACHE.get(key)
         if graph is None:
-            graph = Graph(role, path, device, threads)
+            graph = Graph(role, path, device, threads, arena=arena)
             _CACHE[key] = graph
         return graph
 

@@ -357,6 +357,13 @@ def make_session(
         raise ModelError(msg) from exc
 
 
+def shrinking_run_options() -> Any:
+    """Run options that hand the CPU memory arena's growth back to the system after each run."""
+    options = _ort().RunOptions()
+    options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+    return options
+
+
 def shipped_dir() -> Path:
     """The folder of the shipped models: installed or vendored copy, else the source checkout."""
     for folder in (_PACKAGE_DIR / "models", _PACKAGE_DIR.parent / "models"):

@@ -20,9 +20,9 @@ from . import view as vw
 from .errors import Cancelled
 from .graphs import get_graph
 from .model import Model, get_model
-from .refine import DEFAULT_STEPS, refine
+from .refine import refine
 from .report import ProtectReport
-from .settings import FAST, THOROUGH, ProtectSettings
+from .settings import GENERATOR, MODE_TABLE, ProtectSettings
 
 if TYPE_CHECKING:
     import numpy as np
@@ -32,7 +32,7 @@ Cancel = Callable[[], bool]
 
 NATIVE_MASK = True  # re-apply the texture mask at native size (measured: scripts/sweep_view.py)
 MASK_CONTEXT = 8  # rows of context for the texture mask's pooling windows (radius 6)
-GENERATOR_SHARE = 0.03  # thorough mode: the generator's share of the progress bar
+GENERATOR_SHARE = 0.03  # stepped modes: the generator's share of the progress bar
 TILE = 1536  # largest tile side: overlap costs ~1.3x at 4K-8K; activations stay ~400 MB
 FEATHER = 16  # minimum cross-fade width between tiles, pixels
 
@@ -198,8 +198,8 @@ def _bands(
     v: vw.View,
     *,
     axes: tuple[_Axis, _Axis],
-    mode: str,
     steps: int,
+    step_scale: float,
     device: str,
     threads: int | None,
     progress: Progress | None,
@@ -208,10 +208,10 @@ def _bands(
     """(row_start, row_stop, unit delta (3, rows, W)) bands at native size, top to bottom."""
     import numpy as np
 
-    if v.native and mode == FAST:  # today's path: the generator in bands, nothing held whole
+    if v.native and steps == 0:  # the generator alone, in bands: nothing held whole
         yield from compute_delta_rows(pixels, model, axes=axes, progress=progress, cancel=cancel)
         return
-    share = 1.0 if mode == FAST else GENERATOR_SHARE
+    share = 1.0 if steps == 0 else GENERATOR_SHARE
 
     def part(lo: float, hi: float) -> Progress | None:
         if progress is None:
@@ -220,9 +220,9 @@ def _bands(
 
     src = px.to_unit(pixels) if v.native else vw.downscale(pixels, v)
     unit = _unit_on(src, model, axes, part(0.0, share), cancel)
-    if mode == THOROUGH:
+    if steps > 0:
         unit = refine(
-            src, unit, eps, steps, device=device, threads=threads,
+            src, unit, eps, steps, step_scale=step_scale, device=device, threads=threads,
             progress=part(share, 1.0), cancel=cancel,
         )  # fmt: skip
     if v.native:
@@ -258,7 +258,7 @@ def protect_with(
     *,
     tile: int = TILE,
     view: str | int = vw.NATIVE,
-    mode: str = FAST,
+    mode: str = GENERATOR,
     steps: int | None = None,
     device: str = "auto",
     threads: int | None = None,
@@ -268,7 +268,8 @@ def protect_with(
     """`protect_array` with an already loaded model and explicit engine settings.
 
     Its defaults are the bare generator at native size; `protect_array` applies the defaults of
-    `ProtectSettings` (the AI's view, thorough mode).
+    `ProtectSettings` (the AI's view, thorough mode). `mode` is one of `settings.MODE_TABLE`:
+    its steps unless `steps` says otherwise, and its view where `view` is "auto".
     """
     import numpy as np
 
@@ -276,15 +277,19 @@ def protect_with(
     px.check(pixels)
     eps = np.float32(model.spec.epsilon[strength])
     h, w, c = pixels.shape
+    chosen = MODE_TABLE[mode]
+    if view == vw.AUTO:
+        view = chosen.view
     v = vw.plan(h, w, view, model.spec.size_multiple)
-    n_steps = (steps or DEFAULT_STEPS) if mode == THOROUGH else 0
+    n_steps = (steps or chosen.steps) if chosen.steps else 0
     out = np.empty_like(pixels)
     s = px.scale(pixels.dtype)
     sq_err = 0.0
     max_diff = 0.0
     ax_y, ax_x = plan(v.view_height, v.view_width, model, tile)
     bands = _bands(
-        pixels, model, float(eps), v, axes=(ax_y, ax_x), mode=mode, steps=n_steps,
+        pixels, model, float(eps), v, axes=(ax_y, ax_x), steps=n_steps,
+        step_scale=chosen.step_scale,
         device=device, threads=threads, progress=progress, cancel=cancel,
     )  # fmt: skip
     for y0, y1, delta in bands:

@@ -1,4 +1,4 @@
-"""Thorough mode: a per-image refinement with the TAEF2 encoder's own gradient, in ONNX Runtime.
+"""Gradient steps with the TAEF2 encoder's own gradient, in ONNX Runtime (thorough and fast).
 
 Starting from the generator's unit perturbation on the view, each step moves every pixel by
 α·b·sign(∇L), b being the texture mask (`texture-mask.onnx`, the definition the generator was
@@ -12,9 +12,12 @@ reconstructs from it (the latent term alone leaves the reconstruction close to t
 Its gradient is the shipped `taef2-mix-grad.onnx`, a hand-written vector–Jacobian product.
 Every HALF_EVERY-th step instead attacks the view read at half its size (a 2×2 box downscale,
 the 0.26 MP read of several trainers) with the latent term alone (`taef2-encoder-grad.onnx`);
-that keeps the effect through a 0.5× resize, at a quarter of a full step's cost.
+that keeps the effect through a 0.5× resize, at a quarter of a full step's cost. Only the graphs
+a schedule runs are opened (one full step never opens the half-size gradient).
 
-The view is processed in tiles (an untiled 1 MP gradient peaks at 6.5 GB): each tile's gradient
+A view of up to UNTILED_PIXELS (fast mode's ~512×512) is processed whole, targets and gradient
+in one pass each (an untiled 0.26 MP gradient peaks around 2 GB). Larger views are processed in
+tiles (an untiled 1 MP gradient peaks at 6.5 GB): each tile's gradient
 is taken on its core plus a margin of context and only the core is kept; every tile's targets
 are computed on the same region, so a tile's loss starts at zero. Signed steps are per-pixel,
 so tile borders leave no seam of magnitude. The arithmetic is deterministic: the same view,
@@ -29,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from .errors import Cancelled
 from .graphs import get_graph
+from .settings import MODE_TABLE, THOROUGH
 
 if TYPE_CHECKING:
     import numpy as np
@@ -39,11 +43,13 @@ Cancel = Callable[[], bool]
 # Measured on 4 unseen 384² crops (README "Thorough mode"): 3 steps (full, half, full) give 1.74x
 # the latent distortion of noise at equal PSNR and an AI view 9.8 dB below noise's; 4 steps (a
 # third full one) 1.80x and 11.1 dB for 1.5x the time; 6 steps no more than 4.
-DEFAULT_STEPS = 3
-STEP_SCALE = 2.5  # α = STEP_SCALE / steps: ~2.5 budgets of travel in all, the usual PGD choice
+DEFAULT_STEPS = MODE_TABLE[THOROUGH].steps  # 3
+STEP_SCALE = MODE_TABLE[THOROUGH].step_scale  # α = 2.5 / steps: the usual PGD choice
+SCALED_START = False  # start from unit·mask instead of the unit clipped to ±mask (for sweeps)
 DECODER_WEIGHT = 50.0  # weight of the decoder-space term against the latent term (measured)
 HALF_EVERY = 2  # every 2nd step reads the view at half size (0 = never)
 TILE = 448  # full-size gradient tile side incl. margins: ~1.7 GB peak RSS on CPU (512: 2.1 GB)
+UNTILED_PIXELS = 300_000  # views up to this are not tiled: fast's ~512² (0.26 MP) in one pass
 MARGIN = 32  # context around each tile's core, pixels (4 latent cells)
 ALIGN = 16  # tiles and their half-size reads stay on the encoder's 8 px latent grid
 
@@ -59,9 +65,11 @@ def _reflect(length: int, padded: int) -> np.ndarray:
     return np.where(idx >= length, period - idx, idx)
 
 
-def _axis_tiles(length: int) -> list[tuple[int, int, int, int]]:
+def _axis_tiles(length: int, tile: int | None = None) -> list[tuple[int, int, int, int]]:
     """(core0, core1, region0, region1) per tile along an axis of `length` (a multiple of ALIGN):
-    the fewest tiles whose regions (core plus context, none past the image's edges) fit TILE."""
+    the fewest tiles whose regions (core plus context, none past the image's edges) fit `tile`
+    (default TILE)."""
+    tile = TILE if tile is None else tile
     count = 1
     while True:
         core = -(-math.ceil(length / count) // ALIGN) * ALIGN
@@ -70,7 +78,7 @@ def _axis_tiles(length: int) -> list[tuple[int, int, int, int]]:
             c0, c1 = k * core, min(length, (k + 1) * core)
             if c0 < length:
                 tiles.append((c0, c1, max(0, c0 - MARGIN), min(length, c1 + MARGIN)))
-        if max(r1 - r0 for *_, r0, r1 in tiles) <= TILE or core <= ALIGN:
+        if max(r1 - r0 for *_, r0, r1 in tiles) <= tile or core <= ALIGN:
             return tiles
         count += 1
 
@@ -92,6 +100,7 @@ def refine(
     epsilon: float,
     steps: int = DEFAULT_STEPS,
     *,
+    step_scale: float | None = None,
     device: str = "auto",
     threads: int | None = None,
     progress: Progress | None = None,
@@ -100,7 +109,8 @@ def refine(
     """The refined unit perturbation (3, H, W) for `view` (H, W, 3) float32 RGB in [0, 1].
 
     `unit` is the starting point (the generator's output on the same view, in [-1, 1]); the
-    result satisfies |u| ≤ mask ≤ 1 everywhere, so the image's change stays ≤ ε.
+    result satisfies |u| ≤ mask ≤ 1 everywhere, so the image's change stays ≤ ε. Each step
+    moves α = `step_scale` / `steps` budgets (default STEP_SCALE, the mode's in `protect`).
     """
     import numpy as np
 
@@ -110,13 +120,21 @@ def refine(
     x = np.ascontiguousarray(view[np.ix_(rows, cols)].transpose(2, 0, 1)[None], dtype=np.float32)
     u = np.ascontiguousarray(unit[:, rows][:, :, cols][None], dtype=np.float32)
 
-    mix = get_graph("mix_grad", device, threads)
-    latent_grad = get_graph("encoder_grad", device, threads)
-    encoder = get_graph("encoder", device, threads)
-    decoder = get_graph("decoder", device, threads)
-    (budget,) = get_graph("texture_mask", device, threads).run(image=x)
-    np.clip(u, -budget, budget, out=u)
-    tiles = [(ty, tx) for ty in _axis_tiles(ph) for tx in _axis_tiles(pw)]
+    halves = any(half_step(s) for s in range(steps))
+    fulls = any(not half_step(s) for s in range(steps))
+    whole = ph * pw <= UNTILED_PIXELS  # one tile: small enough for ORT's arena (`Graph`)
+    kw = {"arena": whole}
+    encoder = get_graph("encoder", device, threads, **kw)
+    decoder = get_graph("decoder", device, threads, **kw) if fulls else None
+    mix = get_graph("mix_grad", device, threads, **kw) if fulls else None
+    latent_grad = get_graph("encoder_grad", device, threads, **kw) if halves else None
+    (budget,) = get_graph("texture_mask", device, threads, **kw).run(image=x)
+    if SCALED_START:
+        u *= budget  # the generator's pattern, shrunk into the mask's budget
+    else:
+        np.clip(u, -budget, budget, out=u)
+    tile = max(ph, pw) if whole else TILE
+    tiles = [(ty, tx) for ty in _axis_tiles(ph, tile) for tx in _axis_tiles(pw, tile)]
     eps = np.float32(epsilon)
     total = len(tiles) * (steps + 1)
     done = 0
@@ -135,20 +153,23 @@ def refine(
     targets = []
     for k, ((_, _, y0, y1), (_, _, x0, x1)) in enumerate(tiles):
         region = np.ascontiguousarray(x[:, :, y0:y1, x0:x1])
-        z0 = encoder.run(image=region)[0]
-        y_0 = decoder.run(latent=z0)[0]
-        z_half = encoder.run(image=_pool2(region))[0]
-        weights = np.array(
-            [
-                2.0 / max(float(np.vdot(z0, z0)), 1e-12),
-                2.0 * DECODER_WEIGHT / max(float(np.vdot(y_0, y_0)), 1e-12),
-            ],
-            dtype=np.float32,
-        )  # the graph computes w·½‖·‖², so 2/‖·‖² gives the normalised squares above
+        z0 = y_0 = z_half = weights = None
+        if decoder is not None:
+            z0 = encoder.run(image=region)[0]
+            y_0 = decoder.run(latent=z0)[0]
+            weights = np.array(
+                [
+                    2.0 / max(float(np.vdot(z0, z0)), 1e-12),
+                    2.0 * DECODER_WEIGHT / max(float(np.vdot(y_0, y_0)), 1e-12),
+                ],
+                dtype=np.float32,
+            )  # the graph computes w·½‖·‖², so 2/‖·‖² gives the normalised squares above
+        if latent_grad is not None:
+            z_half = encoder.run(image=_pool2(region))[0]
         targets.append((z0, y_0, z_half, weights))
         tick(f"reading the image as the AI does, tile {k + 1}/{len(tiles)}")
 
-    alpha = np.float32(STEP_SCALE / steps)
+    alpha = np.float32((STEP_SCALE if step_scale is None else step_scale) / steps)
     step_budget = budget * alpha
     grad_sign = np.empty_like(u)
     for s in range(steps):
@@ -158,9 +179,11 @@ def refine(
             np.clip(region, 0.0, 1.0, out=region)
             z0, y_0, z_half, weights = targets[k]
             if small:
+                assert latent_grad is not None
                 g = latent_grad.run(image=_pool2(region), target=z_half)[0]
                 g = g.repeat(2, axis=2).repeat(2, axis=3)  # the 2×2 box's adjoint, up to 1/4
             else:
+                assert mix is not None
                 g = mix.run(image=region, target=z0, target_image=y_0, weights=weights)[0]
             grad_sign[:, :, cy0:cy1, cx0:cx1] = np.sign(
                 g[:, :, cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0]

@@ -26,8 +26,8 @@ class ProtectReport:
     width: int
     height: int
     tiles: int
-    mode: str = "fast"  # "fast" (the generator) or "thorough" (refined with the encoder)
-    steps: int = 0  # gradient steps of thorough mode
+    mode: str = "generator"  # one of `settings.MODES`
+    steps: int = 0  # gradient steps with the encoder's gradient (0: the generator alone)
     view_width: int = 0  # the size the perturbation was computed at (the AI's view)
     view_height: int = 0
     src: str | None = None

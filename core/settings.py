@@ -20,15 +20,56 @@ STRENGTH_HELP = {
 DEVICES = ("auto", "cpu", "gpu")
 FAST = "fast"
 THOROUGH = "thorough"
-MODES = (FAST, THOROUGH)
-# What each choice means, in the words the CLI and every host show (one table, read by all).
-MODE_HELP = {
-    FAST: "a fraction of a second, lighter protection (the generator alone)",
-    THOROUGH: (
-        "about a minute per image on 2 CPU cores, much stronger protection "
-        "(refined with the image encoder's own gradient)"
+GENERATOR = "generator"
+
+
+@dataclass(frozen=True)
+class Mode:
+    """One way of computing the protection: the generator's perturbation, then `steps` signed
+    steps with the image encoder's own gradient (`fixative.refine`), computed at `view` when the
+    view setting is "auto" (`fixative.view`: "auto" is about 1 MP, an int N about N×N)."""
+
+    name: str
+    steps: int  # gradient steps when none are asked for (0: the generator alone)
+    view: str | int
+    help: str  # what the choice means, in the words the CLI and every host show
+    step_scale: float = 2.5  # α = step_scale / steps budgets per step (`refine.refine`)
+
+
+# The one table of modes, read by the CLI, the host glue and each host's dialog. New modes go
+# last: hosts store a mode's index. Figures: README "Protection strength (measured)".
+MODE_TABLE = {
+    FAST: Mode(
+        FAST,
+        steps=1,
+        view=512,
+        # One step of 1.5 budgets: of 2.5, 1.5 and 1.0 (scripts/sweep_fast.py --crops), the
+        # strongest and quietest (1.55x noise, 6.6 dB colour-matched, 43.1 dB; 2.5: 41.7 dB).
+        step_scale=1.5,
+        help=(
+            "a few seconds, solid protection (the generator plus one step of the image "
+            "encoder's gradient, at about 512×512)"
+        ),
+    ),
+    THOROUGH: Mode(
+        THOROUGH,
+        steps=3,
+        view="auto",
+        help=(
+            "under a minute per image on 2 CPU cores, the strongest protection "
+            "(refined with the image encoder's own gradient at about 1 megapixel)"
+        ),
+    ),
+    GENERATOR: Mode(
+        GENERATOR,
+        steps=0,
+        view="auto",
+        help="a fraction of a second, light protection, about as strong as noise",
     ),
 }
+MODES = tuple(MODE_TABLE)
+MODE_HELP = {name: m.help for name, m in MODE_TABLE.items()}
+STEPPED_MODES = tuple(name for name, m in MODE_TABLE.items() if m.steps)  # take `steps`
 MAX_STEPS = 200
 DEVICE_HELP = {
     "auto": "the GPU when onnxruntime has one, else the CPU",
@@ -47,10 +88,11 @@ DECLARE_HELP = (
 class ProtectSettings:
     """How to protect: strength (budgets come from the model), mode, view, device, threads.
 
-    `mode`: "thorough" refines the generator's perturbation with the encoder's own gradient
-    (`steps` of them, default `refine.DEFAULT_STEPS`); "fast" is the generator alone.
-    `view`: "auto" computes at the AI's view (about 1 MP), "native" at the file's size, an int
-    N at about N×N pixels (see `fixative.view`).
+    `mode`: one of `MODE_TABLE`: "thorough" and "fast" refine the generator's perturbation
+    with the encoder's own gradient (`steps` of them, default the mode's), "generator" is the
+    generator alone. `view`: "auto" computes where the mode does (thorough and generator at the
+    AI's view, about 1 MP; fast at about 512×512), "native" at the file's size, an int N at
+    about N×N pixels (see `fixative.view`).
     """
 
     strength: str = "medium"
@@ -79,6 +121,9 @@ class ProtectSettings:
         ):
             msg = f"steps must be an integer from 1 to {MAX_STEPS} or None, not {self.steps!r}"
             raise SettingsError(msg)
+        if self.steps is not None and self.mode not in STEPPED_MODES:
+            msg = f"mode {self.mode!r} takes no gradient steps (steps={self.steps})"
+            raise SettingsError(msg)
         object.__setattr__(self, "view", view_setting(self.view))
         if self.threads is not None and (
             isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1
@@ -94,6 +139,11 @@ class ProtectSettings:
         if not isinstance(self.declarations, DeclarationSettings):
             msg = "declarations must be a DeclarationSettings"
             raise SettingsError(msg)
+
+    @property
+    def n_steps(self) -> int:
+        """The gradient steps this protection takes: `steps`, or the mode's default."""
+        return MODE_TABLE[self.mode].steps if self.steps is None else self.steps
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}

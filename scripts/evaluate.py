@@ -1,11 +1,12 @@
 """Measure protection on the evaluation images, in two protocols.
 
-Crops (the default, `--protocol crops`): Fixative fast (the generator) and thorough (the generator
-refined with the encoder's gradient, `fixative.protect_array(mode="thorough")`) vs PGD-100 vs
-uniform noise, on 256² centre crops at their native size, also at equal image PSNR:
+Crops (the default, `--protocol crops`): the Fixative generator alone, fast (the generator plus
+a gradient step) and thorough (refined with the encoder's gradient; both through
+`fixative.protect_array`) vs PGD-100 vs uniform noise, on 256² centre crops at their native
+size (a 256² crop is its own view in every mode), also at equal image PSNR:
 
-    python scripts/evaluate.py --md docs/evaluation.md --grid docs/images/eval-grid.png \
-        --json docs/evaluation.json
+    python scripts/evaluate.py --no-pgd --md docs/evaluation.md \
+        --grid docs/images/eval-grid.png --json docs/evaluation.json
 
 Trainer's view (`--protocol trainer`, scripts/eval_trainer.py): full-size images and 4K versions,
 protected with the default view and with `view="native"`, read back the way trainers read files
@@ -208,13 +209,15 @@ def grid(path: Path, rows_in: list[tuple[list[torch.Tensor], list[torch.Tensor]]
 
 
 METHOD_LABELS = {
-    "generator": "Fixative fast (generator)",
+    "generator": "Fixative generator alone (--mode generator)",
+    "fast": "Fixative fast",
     "thorough": "Fixative thorough",
     "pgd100": "PGD-100 untargeted",
     "pgd100_targeted": "PGD-100 targeted (checkerboard)",
     "noise": "uniform noise",
-    "pgd100_eqpsnr": "PGD-100 at fast's PSNR",
-    "noise_eqpsnr": "uniform noise at fast's PSNR",
+    "pgd100_eqpsnr": "PGD-100 at the generator's PSNR",
+    "noise_eqpsnr": "uniform noise at the generator's PSNR",
+    "noise_eq_fast": "uniform noise at fast's PSNR",
     "pgd100_eq_thorough": "PGD-100 at thorough's PSNR",
     "noise_eq_thorough": "uniform noise at thorough's PSNR",
     "universal": "generator's mean δ on every image",
@@ -224,6 +227,8 @@ EQUAL_NOISE = {
     "generator": "noise_eqpsnr",
     "pgd100_eqpsnr": "noise_eqpsnr",
     "noise_eqpsnr": "noise_eqpsnr",
+    "fast": "noise_eq_fast",
+    "noise_eq_fast": "noise_eq_fast",
     "thorough": "noise_eq_thorough",
     "pgd100_eq_thorough": "noise_eq_thorough",
     "noise_eq_thorough": "noise_eq_thorough",
@@ -237,6 +242,14 @@ TARGETS = (
     ("ssim_clip", "SSIM on clip-art ≥ 0.95", 0.95),
     ("kept_resize05", "≥ 60 % kept after a 0.5× resize", 0.6),
     ("kept_jpeg75", "≥ 50 % kept after JPEG q75", 0.5),
+)
+# Issue 34's targets for fast mode (the generator plus a gradient step), medium strength.
+FAST_TARGETS = (
+    ("aiview_cm_gap_noise", "colour-matched AI view ≥ 6 dB below noise's", 6.0),
+    ("ratio_noise_eqpsnr", "latent distortion ≥ 1.6× noise's at equal PSNR", 1.6),
+    ("psnr", "image PSNR ≥ 42 dB", 42.0),
+    ("kept_jpeg75", "≥ 70 % kept after JPEG q75", 0.7),
+    ("kept_resize05", "≥ 70 % kept after a 0.5× resize", 0.7),
 )
 
 
@@ -284,8 +297,9 @@ def markdown(summary: dict, command: str | None = None) -> str:
     eq = ", ".join(
         f"{label} ε = {s[k] * 255:.2f}/255"
         for k, label in (
-            ("eps_eq_pgd", "PGD at fast's"),
-            ("eps_eq_noise", "noise at fast's"),
+            ("eps_eq_pgd", "PGD at the generator's"),
+            ("eps_eq_noise", "noise at the generator's"),
+            ("eps_eq_noise_fast", "noise at fast's"),
             ("eps_eq_pgd_thorough", "PGD at thorough's"),
             ("eps_eq_noise_thorough", "noise at thorough's"),
         )
@@ -297,60 +311,79 @@ def markdown(summary: dict, command: str | None = None) -> str:
         f"- {s['n_images']} unseen evaluation images ({s['n_clip']} clip-art),"
         f" {crop}² centre crops, measured at that size"
         + (
-            f"; thorough mode with {s['thorough_steps']} steps." if s.get("thorough_steps") else "."
+            "".join(
+                f"; {m} mode with {s[f'{m}_steps']} step{'s' * (s[f'{m}_steps'] != 1)}"
+                for m in ("fast", "thorough")
+                if s.get(f"{m}_steps")
+            )
+            + "."
         ),
         "- 0.5× resize: antialiased bicubic down, bicubic back up, 8 bits after each; kept ="
         " distortion after the transform (on top of its own) / before.",
-        f"- Fast (generator): {s['gen_s_per_mp']:.3f} s per megapixel on CPU (onnxruntime,"
+        f"- Generator: {s['gen_s_per_mp']:.3f} s per megapixel on CPU (onnxruntime,"
         f" {s['threads']} threads)"
         + (
             f"; PGD-{s['pgd_steps']}: {s['pgd_s_per_image']:.1f} s per"
             f" {crop}² image = {s['pgd_s_per_mp']:.0f} s per megapixel → fast is"
-            f" **{s['speedup']:.0f}×** faster"
+            f" **{s['speedup']:.0f}×** slower than the generator"
             if s.get("pgd_s_per_image") is not None
             else " (PGD not run: --no-pgd)"
         )
-        + (
-            f"; thorough: {s['thorough_s_per_image']:.2f} s per {crop}² image."
-            if s.get("thorough_s_per_image") is not None
-            else "."
-        ),
+        + "".join(
+            f"; {m}: {s[f'{m}_s_per_image']:.2f} s per {crop}² image"
+            for m in ("fast", "thorough")
+            if s.get(f"{m}_s_per_image") is not None
+        )
+        + ".",
         "- Image dependence: mean sign agreement of the generator's δ between evaluation images"
         + (f" {s['sign_agreement']:.3f}" if s["sign_agreement"] is not None else " – (one image)")
         + f" (0.5 = unrelated, 1 = one universal pattern); the mean δ applied to every image keeps"
         f" {s['universal_share']:.0%} of the image-specific distortion.",
-        f"- Ratios: fast / noise at equal PSNR {s['ratio_noise_eqpsnr']:.2f}×"
+        f"- Ratios: generator / noise at equal PSNR {s['ratio_noise_eqpsnr']:.2f}×"
         f" (AI view {s['aiview_gap_noise']:.1f} dB below noise's,"
         f" {s['aiview_cm_gap_noise']:.1f} dB after colour matching);"
         + (
-            f" fast / PGD at equal PSNR {s['ratio_pgd_eqpsnr']:.2f}×;"
+            f" generator / PGD at equal PSNR {s['ratio_pgd_eqpsnr']:.2f}×;"
             if s.get("ratio_pgd_eqpsnr") is not None
             else ""
         )
-        + f" fast / noise at equal ε {s['ratio_noise']:.2f}×"
-        + (f"; fast / PGD at equal ε {s['ratio_pgd']:.2f}×." if s.get("ratio_pgd") else "."),
+        + f" generator / noise at equal ε {s['ratio_noise']:.2f}×"
+        + (f"; generator / PGD at equal ε {s['ratio_pgd']:.2f}×." if s.get("ratio_pgd") else "."),
     ]
-    t = s.get("thorough")
-    if t:
+    for mode in ("fast", "thorough"):
+        t = s.get(mode)
+        if not t:
+            continue
         pgd_eq = (
-            f"; thorough / PGD at equal PSNR {t['ratio_pgd_eqpsnr']:.2f}×"
+            f"; {mode} / PGD at equal PSNR {t['ratio_pgd_eqpsnr']:.2f}×"
             if t.get("ratio_pgd_eqpsnr") is not None
             else ""
         )
         lines.append(
-            f"- Thorough: {t['ratio_noise_eqpsnr']:.2f}× noise at equal PSNR"
+            f"- {mode.capitalize()}: {t['ratio_noise_eqpsnr']:.2f}× noise at equal PSNR"
             f" (AI view {t['aiview_gap_noise']:.1f} dB below noise's,"
             f" {t['aiview_cm_gap_noise']:.1f} dB after colour matching){pgd_eq};"
-            f" {t['ratio_fast']:.2f}× fast's latent distortion."
+            f" {t['ratio_generator']:.2f}× the generator's latent distortion."
         )
-        lines += ["", "Targets for thorough (issue 16):", ""]
-        for key, text, bound in TARGETS:
-            v = t.get(key) if key in t else s["methods"]["thorough"].get(key)
+    for mode, targets, issue in (("fast", FAST_TARGETS, 34), ("thorough", TARGETS, 16)):
+        t = s.get(mode)
+        if not t:
+            continue
+        lines += ["", f"Targets for {mode} (issue {issue}):", ""]
+        for key, text, bound in targets:
+            v = t.get(key) if key in t else s["methods"][mode].get(key)
             ok = v is not None and v >= bound
             shown = "–" if v is None else f"{v:.3f}"
             lines.append(f"- {text}: {shown} — {'met' if ok else '**not met**'}")
     if command:
         lines += ["", f"Command: `{command}`"]
+    lines += [
+        "",
+        "See also: how fast mode's step, view and cost were chosen, "
+        "[evaluation-fast.md](evaluation-fast.md); the comparison with PGD, "
+        "[evaluation-pgd.md](evaluation-pgd.md); files read as trainers read them, "
+        "[evaluation-trainer.md](evaluation-trainer.md).",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -362,8 +395,15 @@ def add_protocol_args(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     p.add_argument("--model", type=Path, help="ONNX model (default: the manifest's default)")
     p.add_argument("--run", type=Path, help="crops: measure a training checkpoint (fast only)")
-    p.add_argument("--modes", default="fast,thorough", help="Fixative modes to measure")
+    p.add_argument(
+        "--modes", default="generator,fast,thorough",
+        help="Fixative modes to measure (crops: the generator is always measured)",
+    )  # fmt: skip
     p.add_argument("--steps", type=int, help="thorough mode's steps (default: the library's)")
+    p.add_argument("--fast-steps", type=int, help="fast mode's steps (default: the library's)")
+    p.add_argument(
+        "--fast-view", default="auto", help="crops: fast mode's view (default: the mode's)"
+    )
     p.add_argument("--pgd-steps", type=int, default=100, help="crops: PGD iterations")
     p.add_argument(
         "--cache", type=Path,
@@ -431,9 +471,9 @@ def main(argv: list[str] | None = None) -> int:
     add_protocol_args(p)
     args = p.parse_args(argv)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    bad = [m for m in modes if m not in ("fast", "thorough")]
+    bad = [m for m in modes if m not in ("generator", "fast", "thorough")]
     if bad or not modes:
-        p.error(f"--modes: fast and/or thorough, not {args.modes!r}")
+        p.error(f"--modes: generator, fast and/or thorough, not {args.modes!r}")
     torch.set_num_threads(args.threads)
     if args.protocol == "trainer":
         if args.run:
@@ -464,18 +504,20 @@ def crops(args, modes: list[str]) -> tuple[dict, dict]:
     # The budget is the model's (its metadata): the shipped one's when a checkpoint is measured.
     eps = get_model(args.model, "cpu", args.threads).spec.epsilon["medium"]
     gen = TorchGenerator(args.run) if args.run else OnnxGenerator(args.model, args.threads)
-    thorough = "thorough" in modes
-    if thorough and args.run:
-        print("evaluate: --run measures the generator only (thorough needs an ONNX model)")
-        thorough = False
+    stepped = [m for m in ("fast", "thorough") if m in modes]  # protect_array's stepped modes
+    if stepped and args.run:
+        print("evaluate: --run measures the generator only (fast and thorough need ONNX)")
+        stepped = []
+    thorough = "thorough" in stepped
     evals = [Path(f) for f in args.image] if args.image else eval_files()  # data/eval/
     evals = evals[: args.limit] if args.limit else evals
 
     images = {f.name: to_tensor(center_crop(load_rgb(f), crop)) for f in evals}
-    units, adv, pgd_seconds, fast_seconds, thorough_seconds = {}, {}, [], [], []
-    thorough_steps = None
+    units, adv, pgd_seconds, fast_seconds = {}, {}, [], []
+    mode_seconds: dict[str, list[float]] = {m: [] for m in stepped}
+    mode_steps: dict[str, int] = {}
     gen.unit(next(iter(images.values())))  # warm-up: the first call's set-up is not timed
-    if thorough:
+    if stepped:
         from fixative.graphs import get_graph
 
         for role in ("encoder_grad", "encoder", "texture_mask"):  # sessions made before timing
@@ -485,18 +527,19 @@ def crops(args, modes: list[str]) -> tuple[dict, dict]:
         units[name] = gen.unit(x)
         adv[name] = {"generator": quantise(x + eps * units[name])}
         fast_seconds.append(time.perf_counter() - t)
-        if thorough:
+        for mode in stepped:
             import fixative
 
             settings = fixative.ProtectSettings(
-                mode="thorough", steps=args.steps, view="auto", device="cpu",
+                mode=mode, steps=args.steps if mode == "thorough" else args.fast_steps,
+                view=args.fast_view if mode == "fast" else "auto", device="cpu",
                 threads=args.threads, model_path=str(args.model),
             )  # fmt: skip
             u8 = (x[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
             prot, report = fixative.protect_array(u8, settings)
-            adv[name]["thorough"] = to_tensor(prot.astype(np.float32) / 255)
-            thorough_seconds.append(report.seconds)
-            thorough_steps = report.steps
+            adv[name][mode] = to_tensor(prot.astype(np.float32) / 255)
+            mode_seconds[mode].append(report.seconds)
+            mode_steps[mode] = report.steps
         adv[name]["noise"] = quantise(uniform_noise(x, eps, 0))
         if args.no_pgd:
             print(f"{name}: done ε-budget methods", flush=True)
@@ -519,18 +562,18 @@ def crops(args, modes: list[str]) -> tuple[dict, dict]:
     eps_eq = {"eps_eq_noise": eq_eps("noise", "generator")}
     if not args.no_pgd:
         eps_eq["eps_eq_pgd"] = eq_eps("pgd100", "generator")
-    if thorough:
-        eps_eq["eps_eq_noise_thorough"] = eq_eps("noise", "thorough")
-        if not args.no_pgd:
-            eps_eq["eps_eq_pgd_thorough"] = eq_eps("pgd100", "thorough")
+    for mode in stepped:
+        eps_eq[f"eps_eq_noise_{mode}"] = eq_eps("noise", mode)
+    if thorough and not args.no_pgd:
+        eps_eq["eps_eq_pgd_thorough"] = eq_eps("pgd100", "thorough")
     mean_unit = torch.stack([units[n] for n in images]).mean(0)
     results: dict[str, list[dict]] = {k: [] for k in METHOD_LABELS}
     clip_flags: list[bool] = []
     for name, x in images.items():
         a = adv[name]
         a["noise_eqpsnr"] = quantise(uniform_noise(x, eps_eq["eps_eq_noise"], 0))
-        if thorough:
-            a["noise_eq_thorough"] = quantise(uniform_noise(x, eps_eq["eps_eq_noise_thorough"], 0))
+        for mode in stepped:
+            a[f"noise_eq_{mode}"] = quantise(uniform_noise(x, eps_eq[f"eps_eq_noise_{mode}"], 0))
         if not args.skip_extra and not args.no_pgd:
             for key, e in (
                 ("pgd100_eqpsnr", "eps_eq_pgd"),
@@ -549,8 +592,8 @@ def crops(args, modes: list[str]) -> tuple[dict, dict]:
     seconds = {"generator": float(np.mean(fast_seconds))}
     if pgd_seconds:
         seconds["pgd100"] = float(np.mean(pgd_seconds))
-    if thorough:
-        seconds["thorough"] = float(np.mean(thorough_seconds))
+    for mode in stepped:
+        seconds[mode] = float(np.mean(mode_seconds[mode]))
     methods = {}
     for key, rows in results.items():
         if not rows:
@@ -587,7 +630,8 @@ def crops(args, modes: list[str]) -> tuple[dict, dict]:
         "crop": crop,
         "threads": args.threads,
         "pgd_steps": args.pgd_steps,
-        "thorough_steps": thorough_steps,
+        "thorough_steps": mode_steps.get("thorough"),
+        "fast_steps": mode_steps.get("fast"),
         "n_images": len(names),
         "n_clip": sum(clip_flags),
         "images": names,
@@ -607,29 +651,30 @@ def crops(args, modes: list[str]) -> tuple[dict, dict]:
         "ratio_pgd": fast["distortion"] / pgd["distortion"] if pgd else None,
         "ratio_pgd_eqpsnr": fast["distortion"] / eq["distortion"] if eq else None,
         "max_diff8": max(
-            m["max_diff8"] for k, m in methods.items() if k in ("generator", "thorough")
+            m["max_diff8"] for k, m in methods.items() if k in ("generator", *stepped)
         ),
     }
-    if thorough:
-        th = methods["thorough"]
-        summary["thorough_s_per_image"] = seconds["thorough"]
-        summary["thorough_s_per_mp"] = seconds["thorough"] / (crop * crop / 1e6)
-        summary["thorough"] = {
-            "ratio_noise_eqpsnr": th["ratio_noise"],
-            "aiview_gap_noise": th["aiview_noise"] - th["aiview_psnr"],
-            "aiview_cm_gap_noise": th["aiview_cm_noise"] - th["aiview_cm_psnr"],
+    for mode in stepped:
+        m = methods[mode]
+        summary[f"{mode}_s_per_image"] = seconds[mode]
+        summary[f"{mode}_s_per_mp"] = seconds[mode] / (crop * crop / 1e6)
+        summary[mode] = {
+            "steps": mode_steps[mode],
+            "ratio_noise_eqpsnr": m["ratio_noise"],
+            "aiview_gap_noise": m["aiview_noise"] - m["aiview_psnr"],
+            "aiview_cm_gap_noise": m["aiview_cm_noise"] - m["aiview_cm_psnr"],
             "ratio_pgd_eqpsnr": (
-                th["distortion"] / methods["pgd100_eq_thorough"]["distortion"]
-                if "pgd100_eq_thorough" in methods
+                m["distortion"] / methods[f"pgd100_eq_{mode}"]["distortion"]
+                if f"pgd100_eq_{mode}" in methods
                 else None
             ),
-            "ratio_fast": th["distortion"] / fast["distortion"],
+            "ratio_generator": m["distortion"] / fast["distortion"],
         }
     if args.grid:
         picks = [
             n for n in names if n in ("clip_tiger.png", "clip_park.png", "gnome_wood-d.png")
         ] or names[:3]
-        shown = ["generator", "thorough"] if thorough else ["generator"]
+        shown = ["generator", *stepped]
         with torch.no_grad():
             rows = []
             for n in picks:

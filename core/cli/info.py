@@ -10,8 +10,7 @@ from typing import Any
 from .. import __version__, graphs
 from .. import view as vw
 from ..errors import FixativeError
-from ..refine import DEFAULT_STEPS
-from ..settings import DEVICE_HELP, DEVICES, MAX_STEPS, MODES, ProtectSettings
+from ..settings import DEVICE_HELP, DEVICES, MAX_STEPS, MODE_TABLE, MODES, ProtectSettings
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -77,7 +76,11 @@ def run(args: argparse.Namespace) -> int:
     info["protect_defaults"] = {
         "mode": defaults.mode,
         "modes": list(MODES),
-        "steps": DEFAULT_STEPS,
+        "steps": defaults.n_steps,
+        "mode_table": {
+            name: {"steps": m.steps, "view": m.view, "help": m.help}
+            for name, m in MODE_TABLE.items()
+        },
         "max_steps": MAX_STEPS,
         "view": defaults.view,
         "view_side": vw.DEFAULT_SIDE,

@@ -20,16 +20,16 @@ from .. import batch, formats, graphs
 from .. import view as vw
 from ..declarations import AI_USE_VALUES, DATA_MINING_VALUES, DeclarationSettings
 from ..errors import FixativeError, ModelError
-from ..refine import DEFAULT_STEPS
 from ..settings import (
     DEVICE_HELP,
     DEVICES,
     MAX_STEPS,
     MODE_HELP,
+    MODE_TABLE,
     MODES,
+    STEPPED_MODES,
     STRENGTH_HELP,
     STRENGTHS,
-    THOROUGH,
     ProtectSettings,
 )
 from .common import UsageError, positive, quality, safe_text, steps, view
@@ -72,7 +72,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         type=steps,
         default=defaults.steps,
         metavar="N",
-        help=f"gradient steps of thorough mode, 1-{MAX_STEPS} (default: {DEFAULT_STEPS})",
+        help=(
+            f"gradient steps of the {' and '.join(STEPPED_MODES)} modes, 1-{MAX_STEPS} (default: "
+            + ", ".join(f"{MODE_TABLE[m].steps} {m}" for m in STEPPED_MODES)
+            + ")"
+        ),
     )
     p.add_argument(
         "--view",
@@ -275,8 +279,11 @@ def run(args: argparse.Namespace) -> int:
 
     plan = plan_outputs(args)
     jobs = plan.jobs
-    if args.steps is not None and args.mode != THOROUGH:
-        msg = f"--steps applies to --mode {THOROUGH} only (the fast mode takes no steps)"
+    if args.steps is not None and args.mode not in STEPPED_MODES:
+        msg = (
+            f"--steps applies to --mode {' or '.join(STEPPED_MODES)} only "
+            f"(--mode {args.mode} takes no steps)"
+        )
         raise UsageError(msg)
     threads = args.threads
     if threads is None and args.jobs > 1:
@@ -298,7 +305,7 @@ def run(args: argparse.Namespace) -> int:
     safe_text(sys.stderr)
     if jobs:
         get_model(settings.model_path, settings.device, settings.threads)  # fail once, early
-        if settings.mode == THOROUGH:
+        if settings.mode in STEPPED_MODES:
             for row in graphs.status():  # a missing or damaged graph would fail every file
                 if "error" in row:
                     raise ModelError(row["error"])

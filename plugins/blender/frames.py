@@ -3,8 +3,9 @@
 Each frame Blender writes (stills with Write Still, animation frames) is protected right after
 it lands on disk, as a protected copy next to it (`NAME-protected.EXT`, the default: the
 original render is kept) or in place. A failing frame is reported and skipped; the render goes
-on. Frames are protected in the scene's mode, Fast by default (a fraction of a second a frame;
-Thorough would add about a minute to each), chosen in the Output Properties panel, which is
+on. Frames are protected in the scene's mode, Fast by default (a few seconds a frame; Thorough
+would add under a minute to each, Generator a fraction of a second), chosen in the Output
+Properties panel, which is
 the one place that says whether a scene's frames are protected (the preferences hold only the
 default of scenes left at "Add-on Default").
 """

@@ -10,7 +10,6 @@ from __future__ import annotations
 import textwrap
 
 from fixative.formats import OUTPUT_SUFFIX, Format
-from fixative.refine import DEFAULT_STEPS
 
 from . import bridge
 from .fixative_host import choices
@@ -59,12 +58,15 @@ DEFAULT_QUALITY = next(f.default_quality for f in bridge.FORMATS.values() if f.d
 DECLARE_NAME = choices.DECLARE_LABEL
 DECLARE_DESCRIPTION = sentence(choices.DECLARE_HELP)
 STRENGTH_DESCRIPTION = "How strongly the picture is protected: a stronger protection shows more"
-MODE_DESCRIPTION = "How the protection is computed: quickly, or thoroughly and more strongly"
+MODE_DESCRIPTION = (
+    "How the protection is computed: quickly, thoroughly and more strongly, or with the "
+    "generator alone"
+)
 VIEW_DESCRIPTION = "The size the AI reads the picture at, where the protection is computed"
 DEVICE_DESCRIPTION = "Where the protection is computed: the CPU, or a GPU onnxruntime offers"
 STEPS_DESCRIPTION = (
-    f"How many times thorough mode refines the protection, up to {choices.MAX_STEPS}; "
-    f"0 = the core's default ({DEFAULT_STEPS})"
+    f"How many gradient steps the fast and thorough modes take, up to {choices.MAX_STEPS}; "
+    f"{choices.STEPS_DEFAULTS_TEXT}"
 )
 SUFFIX = OUTPUT_SUFFIX  # frame_0001.png -> frame_0001-protected.png, as the CLI names outputs
 

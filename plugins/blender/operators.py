@@ -132,7 +132,7 @@ class FIXATIVE_OT_save_protected_as(bpy.types.Operator):
         default=choices.DEFAULT_VIEW,
     )
     steps: IntProperty(
-        name="Thorough Steps",
+        name="Steps",
         description=items.STEPS_DESCRIPTION,
         min=0,
         max=choices.MAX_STEPS,
@@ -218,7 +218,7 @@ class FIXATIVE_OT_save_protected_as(bpy.types.Operator):
             body.prop(self, "view")
             prefs.draw_help(body, choices.view_help(self.view), SIDEBAR)
             row = body.row()
-            row.enabled = self.mode == choices.THOROUGH
+            row.enabled = choices.takes_steps(self.mode)
             row.prop(self, "steps")
             p = prefs.get(context)
             body.label(text=f"Device: {items.DEVICE_LABELS.get(p.device, p.device)}")

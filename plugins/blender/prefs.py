@@ -16,7 +16,7 @@ from . import items
 from .fixative_host import choices
 
 DEFAULT_MODE = choices.DEFAULT_MODE  # thorough: what a single saved image gets
-FRAME_MODE = choices.FAST  # rendered frames: a fraction of a second each, renders not slowed
+FRAME_MODE = choices.FAST  # rendered frames: the generator plus one step, a few seconds each
 FRAME_OUTPUT_ITEMS = [
     (
         "SIBLING",

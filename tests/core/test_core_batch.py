@@ -17,7 +17,7 @@ import pytest
 from fixative import atomic, batch, cli
 from PIL import Image
 
-FAST = ("--mode", "fast")
+GEN = ("--mode", "generator")  # the generator alone: these tests are about files
 
 
 def img(path: Path, seed: int = 0, size: tuple[int, int] = (40, 30), mode: str = "RGB") -> Path:
@@ -75,7 +75,7 @@ def test_folder_protects_its_images_and_lists_the_others(
     art: Path, out: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = files(art)
-    assert run("protect", art, "--out-dir", out, *FAST) == 0
+    assert run("protect", art, "--out-dir", out, *GEN) == 0
     assert files(out) == ["a-protected.png", "b-protected.jpg"]
     assert files(art) == before  # inputs untouched, nothing written next to them
     text = capsys.readouterr().out
@@ -86,7 +86,7 @@ def test_folder_protects_its_images_and_lists_the_others(
 def test_recursive_keeps_the_layout(
     art: Path, out: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run("protect", art, "--out-dir", out, "--recursive", *FAST, "--json") == 0
+    assert run("protect", art, "--out-dir", out, "--recursive", *GEN, "--json") == 0
     assert files(out) == [
         "a-protected.png",
         "b-protected.jpg",
@@ -110,7 +110,7 @@ def test_inputs_given_twice_are_protected_once(
     link = art.parent / "link.png"
     link.symlink_to(art / "a.png")
     argv = [art, art / "a.png", art, art / "sub", link]
-    assert run("protect", *argv, "--out-dir", out, "-r", *FAST, "--json") == 0
+    assert run("protect", *argv, "--out-dir", out, "-r", *GEN, "--json") == 0
     report = json.loads(capsys.readouterr().out)
     srcs = [Path(r["src"]).name for r in report["files"]]
     assert sorted(srcs) == ["a.png", "b.jpg", "c.webp", "d.tif"]
@@ -123,9 +123,9 @@ def test_output_folder_inside_the_input_folder(art: Path, recursive: bool) -> No
     inside.mkdir()
     flags = ["-r"] if recursive else []
     before = files(art)
-    assert run("protect", art, "--out-dir", inside, *flags, *FAST, "-q") == 0
+    assert run("protect", art, "--out-dir", inside, *flags, *GEN, "-q") == 0
     first = files(inside)
-    assert run("protect", art, "--out-dir", inside, *flags, *FAST, "-q", "--skip-existing") == 0
+    assert run("protect", art, "--out-dir", inside, *flags, *GEN, "-q", "--skip-existing") == 0
     assert files(inside) == first  # the outputs were not taken as inputs
     assert not any("protected-protected" in name for name in files(art))
     assert [n for n in files(art) if not n.startswith("protected/")] == before
@@ -134,10 +134,10 @@ def test_output_folder_inside_the_input_folder(art: Path, recursive: bool) -> No
 def test_outputs_next_to_the_inputs_are_not_protected_again(
     art: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run("protect", art, *FAST, "-q") == 0
+    assert run("protect", art, *GEN, "-q") == 0
     assert (art / "a-protected.png").is_file() and (art / "b-protected.jpg").is_file()
     (art / "a.png").unlink()  # even without its input, an output is not an input
-    assert run("protect", art, *FAST, "--json", "--skip-existing") == 0
+    assert run("protect", art, *GEN, "--json", "--skip-existing") == 0
     report = json.loads(capsys.readouterr().out)
     assert [(Path(r["src"]).name, r["status"]) for r in report["files"]] == [("b.jpg", "skipped")]
     assert not any("protected-protected" in name for name in files(art))
@@ -146,7 +146,7 @@ def test_outputs_next_to_the_inputs_are_not_protected_again(
 def test_a_file_that_is_another_inputs_output_is_a_usage_error(art: Path) -> None:
     img(art / "a-protected.png", 9)
     before = files(art)
-    assert run("protect", art / "a.png", art / "a-protected.png", *FAST) == 2
+    assert run("protect", art / "a.png", art / "a-protected.png", *GEN) == 2
     assert files(art) == before
 
 
@@ -163,7 +163,7 @@ def test_folder_usage_errors(art: Path, tmp_path: Path, argv: list[str]) -> None
     img(art / "c.webp", 7)
     before = files(tmp_path)
     args = [a.format(art=art, tmp=tmp_path) for a in argv]
-    assert run("protect", *args, *FAST) == 2
+    assert run("protect", *args, *GEN) == 2
     assert files(tmp_path) == before
 
 
@@ -173,7 +173,7 @@ def test_empty_folder_and_only_unsupported_files(
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "readme.md").write_text("#")
-    assert run("protect", empty, "--out-dir", out, *FAST) == 0
+    assert run("protect", empty, "--out-dir", out, *GEN) == 0
     text = capsys.readouterr().out
     assert "protected 0 of 0" in text and "readme.md" in text
     assert files(out) == []
@@ -198,7 +198,7 @@ def test_unreadable_folder_is_an_error_naming_it(
     monkeypatch.setattr(os, "scandir", scandir)
     inputs = [art, locked] if not recursive else [art]
     flags = ["-r"] if recursive else []
-    assert run("protect", *inputs, "--out-dir", out, *flags, *FAST, "--json") == 1
+    assert run("protect", *inputs, "--out-dir", out, *flags, *GEN, "--json") == 1
     report = json.loads(capsys.readouterr().out)
     assert report["unreadable_folders"] == [
         {"folder": str(locked), "error": f"{locked}: cannot list the folder (permission denied)"}
@@ -215,7 +215,7 @@ def test_non_utf8_file_names(tmp_path: Path, out: Path, conv_model: Path) -> Non
     except (OSError, UnicodeError):
         pytest.skip("this file system refuses names that are not UTF-8")
     proc = subprocess.run(
-        [sys.executable, "-m", "fixative", "protect", str(folder), "--out-dir", str(out), *FAST],
+        [sys.executable, "-m", "fixative", "protect", str(folder), "--out-dir", str(out), *GEN],
         capture_output=True,
         timeout=120,
         check=False,
@@ -234,33 +234,33 @@ def test_non_utf8_file_names(tmp_path: Path, out: Path, conv_model: Path) -> Non
 def test_skip_existing_skips_complete_outputs(
     art: Path, out: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run("protect", art, "--out-dir", out, *FAST, "-q") == 0
+    assert run("protect", art, "--out-dir", out, *GEN, "-q") == 0
     (out / "b-protected.jpg").unlink()
     stamp = (out / "a-protected.png").stat().st_mtime_ns
-    assert run("protect", art, "--out-dir", out, *FAST, "--skip-existing", "--json") == 0
+    assert run("protect", art, "--out-dir", out, *GEN, "--skip-existing", "--json") == 0
     report = json.loads(capsys.readouterr().out)
     assert report["skipped"] == 1 and report["protected"] == 1 and report["ok"] == 2
     status = {Path(r["src"]).name: r["status"] for r in report["files"]}
     assert status == {"a.png": "skipped", "b.jpg": "protected"}
     assert (out / "a-protected.png").stat().st_mtime_ns == stamp
-    assert run("protect", art, "--out-dir", out, *FAST) == 1  # without it: "already exists"
+    assert run("protect", art, "--out-dir", out, *GEN) == 1  # without it: "already exists"
 
 
 def test_skip_existing_refuses_an_incomplete_output_unless_overwrite(
     art: Path, out: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run("protect", art, "--out-dir", out, *FAST, "-q") == 0
+    assert run("protect", art, "--out-dir", out, *GEN, "-q") == 0
     good = pixels(out / "a-protected.png")
     data = (out / "a-protected.png").read_bytes()
     (out / "a-protected.png").write_bytes(data[: len(data) // 2])  # cut short by another tool
     img(out / "b-protected.jpg", 8, size=(20, 20))  # not this input's output
     capsys.readouterr()
-    assert run("protect", art, "--out-dir", out, *FAST, "--skip-existing") == 1
+    assert run("protect", art, "--out-dir", out, *GEN, "--skip-existing") == 1
     err = capsys.readouterr().err
     assert f"{out / 'a-protected.png'}: the output exists but is not complete" in err
     assert "it is 20x20 but" in err
     assert len((out / "a-protected.png").read_bytes()) == len(data) // 2  # left alone
-    assert run("protect", art, "--out-dir", out, *FAST, "--skip-existing", "--overwrite") == 0
+    assert run("protect", art, "--out-dir", out, *GEN, "--skip-existing", "--overwrite") == 0
     assert np.array_equal(pixels(out / "a-protected.png"), good)
     assert pixels(out / "b-protected.jpg").shape[:2] == (30, 40)
 
@@ -283,7 +283,7 @@ def test_an_output_written_meanwhile_by_another_run(
 
     monkeypatch.setattr(fixative.files, "protect_file", racing)
     flags = ["--skip-existing"] if skip_existing else []
-    assert run("protect", art / "a.png", "--out-dir", out, *FAST, "--json", *flags) == (
+    assert run("protect", art / "a.png", "--out-dir", out, *GEN, "--json", *flags) == (
         0 if skip_existing else 1
     )
     (row,) = json.loads(capsys.readouterr().out)["files"]
@@ -352,7 +352,7 @@ def test_a_run_removes_what_a_killed_run_left(
     art: Path, out: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     stale = _temp(out, _dead_pid())
-    assert run("protect", art, "--out-dir", out, *FAST) == 0
+    assert run("protect", art, "--out-dir", out, *GEN) == 0
     assert not stale.exists() and files(out) == ["a-protected.png", "b-protected.jpg"]
     assert "removed 1 temporary file(s)" in capsys.readouterr().err
 
@@ -410,7 +410,7 @@ def _kill_when(
 def _check_resumed(src: Path, out: Path, reference: Path, names: list[str]) -> None:
     for name in _visible(out):  # whatever the kill left visible is complete
         pixels(out / name)
-    args = ("protect", src, "--out-dir", out, "-r", *FAST, "--skip-existing", "--json")
+    args = ("protect", src, "--out-dir", out, "-r", *GEN, "--skip-existing", "--json")
     proc = subprocess.run(_cli(*args), capture_output=True, timeout=180, check=False)
     assert proc.returncode == 0, proc.stderr
     assert files(out) == names  # every output, and no temporary file left
@@ -424,7 +424,7 @@ def portfolio(tmp_path: Path, conv_model: Path) -> tuple[Path, Path, list[str]]:
     names = _portfolio(src, 8)
     reference = tmp_path / "reference"
     reference.mkdir()
-    args = ("protect", src, "--out-dir", reference, "-r", *FAST, "-q")
+    args = ("protect", src, "--out-dir", reference, "-r", *GEN, "-q")
     subprocess.run(_cli(*args), check=True, timeout=180)
     assert files(reference) == names
     return src, reference, names
@@ -437,7 +437,7 @@ def test_killed_inside_a_write_then_resumed(
 ) -> None:
     src, reference, names = portfolio
     env = {**os.environ, "FIXATIVE_TEST_PAUSE": "0.3"}
-    args = ("protect", src, "--out-dir", out, "-r", *FAST, "-q")
+    args = ("protect", src, "--out-dir", out, "-r", *GEN, "-q")
     proc = subprocess.Popen([sys.executable, "-c", SLOW_WRITES, *map(str, args)], env=env)
 
     def ready() -> bool:
@@ -458,7 +458,7 @@ def test_killed_after_the_first_output_then_resumed(
     portfolio: tuple[Path, Path, list[str]], out: Path
 ) -> None:
     src, reference, names = portfolio
-    args = ("protect", src, "--out-dir", out, "-r", *FAST, "-q")
+    args = ("protect", src, "--out-dir", out, "-r", *GEN, "-q")
     proc = subprocess.Popen(_cli(*args))
     _kill_when(proc, lambda: bool(_visible(out)))
     _check_resumed(src, out, reference, names)

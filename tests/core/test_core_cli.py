@@ -14,7 +14,7 @@ import pytest
 from fixative import cli, graphs, view
 from fixative.cli.protect import ProgressLine
 from fixative.refine import DEFAULT_STEPS
-from fixative.settings import MAX_STEPS, MODES, ProtectSettings
+from fixative.settings import MAX_STEPS, MODE_TABLE, MODES, ProtectSettings
 from PIL import Image
 
 
@@ -255,7 +255,13 @@ def test_mode_steps_and_view_in_the_json_report(
     assert (report["view_width"], report["view_height"]) == (96, 64)
     assert run("protect", src, "--json", "--mode", "fast", "--overwrite") == 0
     (report,) = json.loads(capsys.readouterr().out)["files"]
-    assert report["mode"] == "fast" and report["steps"] == 0
+    assert report["mode"] == "fast" and report["steps"] == MODE_TABLE["fast"].steps == 1
+    assert run("protect", src, "--json", "--mode", "fast", "--steps", "2", "--overwrite") == 0
+    (report,) = json.loads(capsys.readouterr().out)["files"]
+    assert report["mode"] == "fast" and report["steps"] == 2
+    assert run("protect", src, "--json", "--mode", "generator", "--overwrite") == 0
+    (report,) = json.loads(capsys.readouterr().out)["files"]
+    assert report["mode"] == "generator" and report["steps"] == 0
 
 
 def test_view_size_given_in_pixels(images: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -267,7 +273,7 @@ def test_view_size_given_in_pixels(images: Path, capsys: pytest.CaptureFixture[s
     assert report["view_width"] < 256 and (report["width"], report["height"]) == (256, 192)
 
 
-@pytest.mark.parametrize("mode", ["fast", "thorough"])
+@pytest.mark.parametrize("mode", ["generator", "fast", "thorough"])
 def test_view_native_on_a_small_image_is_its_auto_view(
     images: Path, capsys: pytest.CaptureFixture[str], mode: str
 ) -> None:
@@ -294,7 +300,7 @@ def test_view_native_on_a_small_image_is_its_auto_view(
         (["--steps", str(MAX_STEPS + 1)], "--steps"),
         (["--view", "huge"], "--view"),
         (["--view", "8"], "--view"),
-        (["--mode", "fast", "--steps", "3"], "--steps"),
+        (["--mode", "generator", "--steps", "3"], "--steps"),
     ],
 )
 def test_bad_mode_steps_or_view_names_the_option(
@@ -380,11 +386,13 @@ def test_info_reports_a_damaged_or_missing_graph(
     assert "ERROR" in capsys.readouterr().out
 
 
-def test_thorough_with_a_damaged_graph_fails_once_early(
+def test_stepped_modes_with_a_damaged_graph_fail_once_early(
     images: Path, broken_graphs: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run("protect", images / "a.png", images / "b.jpg") == 1
     err = capsys.readouterr().err
     assert err.count("error:") == 1 and str(broken_graphs / "encoder.onnx") in err
     assert not (images / "a-protected.png").exists()
-    assert run("protect", images / "a.png", "--mode", "fast", "-q") == 0  # needs no graph
+    assert run("protect", images / "a.png", "--mode", "fast", "-q") == 1  # fast needs them too
+    assert "damaged or was modified" in capsys.readouterr().err
+    assert run("protect", images / "a.png", "--mode", "generator", "-q") == 0  # no graph

@@ -209,7 +209,7 @@ def test_odd_inputs_give_correct_outputs(conv_model: Path, tmp_path: Path, name:
     make(src)
     before = src.read_bytes()
     dst = folder / f"out-{name}"
-    report = protect_file(src, dst, ProtectSettings(mode="fast"))
+    report = protect_file(src, dst, ProtectSettings(mode="generator"))
     assert src.read_bytes() == before
     assert report.format == fmt and (report.height, report.width) == shape
     with Image.open(dst) as im:
@@ -230,7 +230,7 @@ def test_read_only_output_folder(conv_model: Path, tmp_path: Path) -> None:
     locked.chmod(0o555)
     try:
         with pytest.raises(ImageWriteError, match="permission denied") as info:
-            protect_file(src, locked / "a.png", ProtectSettings(mode="fast"))
+            protect_file(src, locked / "a.png", ProtectSettings(mode="generator"))
         assert str(locked / "a.png") in str(info.value)
         assert list(locked.iterdir()) == []
     finally:
@@ -304,7 +304,7 @@ def test_16_bit_colour_png_keeps_16_bits(conv_model: Path, tmp_path: Path, chann
     png16_file(tmp_path / "c16.png", arr, text={"Title": "deep"})
     # Fast mode: thorough's signed steps saturate at exactly ±ε, which at ε = 4/255 is a
     # multiple of 257 and would hide whether the perturbation kept its 16-bit precision.
-    protect_file(tmp_path / "c16.png", tmp_path / "out.png", ProtectSettings(mode="fast"))
+    protect_file(tmp_path / "c16.png", tmp_path / "out.png", ProtectSettings(mode="generator"))
     back = read_image(tmp_path / "out.png")
     assert back.pixels.dtype == np.uint16 and back.meta.text["Title"] == "deep"
     assert back.meta.dpi == pytest.approx((300, 300), abs=0.05)

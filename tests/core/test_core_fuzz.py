@@ -159,7 +159,7 @@ def test_mutated_files_keep_the_promise(
         try:
             with warnings.catch_warnings():  # a damaged file is refused or read, not warned about
                 warnings.filterwarnings("error", category=UserWarning, module="PIL")
-                protect_file(src, dst, ProtectSettings(mode="fast"))
+                protect_file(src, dst, ProtectSettings(mode="generator"))
         except FixativeError as exc:
             assert str(src) in str(exc), str(exc)
             assert not dst.exists()
@@ -188,7 +188,7 @@ def test_found_mutants(
     src = tmp_path / f"in.{seed}"
     src.write_bytes(data)
     with pytest.raises(FixativeError, match="corrupt") as info:
-        protect_file(src, tmp_path / f"out.{seed}", ProtectSettings(mode="fast"))
+        protect_file(src, tmp_path / f"out.{seed}", ProtectSettings(mode="generator"))
     assert str(src) in str(info.value)
     assert src.read_bytes() == data
 

@@ -257,7 +257,7 @@ if sys.argv[5] == "1":
     sys.modules["defusedxml"] = None  # the runtime must be safe without it
 from fixative import DeclarationSettings, FixativeError, ProtectSettings, protect_file
 declare = DeclarationSettings(enabled=sys.argv[3] == "1")
-settings = ProtectSettings(mode="fast", threads=1, declarations=declare)
+settings = ProtectSettings(mode="generator", threads=1, declarations=declare)
 try:
     protect_file(sys.argv[1], sys.argv[2], settings)
 except FixativeError as exc:

@@ -56,7 +56,7 @@ def test_full_or_read_only_disk_is_a_clear_error(tmp_path: Path, options: str, r
     dst = mnt / "art-protected.png"
     proc = _in_namespace(
         f"mount -t tmpfs -o {options} fixative-test '{mnt}' && "
-        f"{_fixative('protect', src, '-o', dst, '--mode', 'fast', '-q')}; rc=$?; "
+        f"{_fixative('protect', src, '-o', dst, '--mode', 'generator', '-q')}; rc=$?; "
         f"ls -A '{mnt}'; exit $rc"
     )
     assert proc.returncode == 1, proc.stderr
@@ -71,7 +71,7 @@ def test_two_runs_writing_one_output(tmp_path: Path):
     before = _noise_png(src)
     dst = tmp_path / "out" / "art.png"
     dst.parent.mkdir()
-    cmd = [sys.executable, "-m", "fixative", "protect", src, "-o", dst, "--mode", "fast"]
+    cmd = [sys.executable, "-m", "fixative", "protect", src, "-o", dst, "--mode", "generator"]
     runs = [subprocess.Popen([*map(str, cmd), "--overwrite"], stderr=subprocess.PIPE, text=True)]
     runs.append(
         subprocess.Popen([*map(str, cmd), "--overwrite"], stderr=subprocess.PIPE, text=True)

@@ -3,7 +3,8 @@
 The library's `protect_file`, its array API (`protect_array` + `write_image`), the CLI and the
 host glue (`fixative_host.runner`, as Krita, GIMP and Blender call it) are separate paths over
 one reader, one engine and one writer: a refactor that makes one of them drift shows here.
-Shipped models, fast mode (the engine is deterministic; thorough mode's paths are the same).
+Shipped models, the generator alone (the engine is deterministic; the stepped modes take the
+same paths).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ sys.path.insert(0, str(REPO / "plugins" / "common"))
 from fixative_host.raw import RawImage  # noqa: E402
 from fixative_host.runner import ExportJob, execute  # noqa: E402
 
-FAST = ProtectSettings(mode="fast")
+GEN = ProtectSettings(mode="generator")
 
 
 def _digest(path: Path) -> str:
@@ -49,14 +50,14 @@ def test_library_cli_and_host_glue_agree(art: np.ndarray, tmp_path: Path, fmt: s
     ext = {"png": "png", "tiff": "tif", "webp": "webp", "jpeg": "jpg"}[fmt]
 
     by_file = tmp_path / f"file.{ext}"
-    protect_file(src, by_file, FAST, quality=quality)
+    protect_file(src, by_file, GEN, quality=quality)
 
     by_array = tmp_path / f"array.{ext}"
-    protected, _ = protect_array(read_image(src).pixels, FAST)
-    write_image(by_array, protected, fmt=fmt, settings=FAST, quality=quality)
+    protected, _ = protect_array(read_image(src).pixels, GEN)
+    write_image(by_array, protected, fmt=fmt, settings=GEN, quality=quality)
 
     by_cli = tmp_path / f"cli.{ext}"
-    argv = ["protect", str(src), "-o", str(by_cli), "--mode", "fast", "-q"]
+    argv = ["protect", str(src), "-o", str(by_cli), "--mode", "generator", "-q"]
     if quality:
         argv += ["--quality", str(quality)]
     subprocess.run([sys.executable, "-m", "fixative", *argv], check=True, timeout=300)
@@ -64,7 +65,7 @@ def test_library_cli_and_host_glue_agree(art: np.ndarray, tmp_path: Path, fmt: s
     by_host = tmp_path / f"host.{ext}"
     channels = pixels.shape[2]
     raw = RawImage(pixels.tobytes(), pixels.shape[1], pixels.shape[0], channels, "u8")
-    execute(raw, ExportJob(str(by_host), fmt, FAST.to_dict(), quality=quality), None, None)
+    execute(raw, ExportJob(str(by_host), fmt, GEN.to_dict(), quality=quality), None, None)
 
     digests = {p.name: _digest(p) for p in (by_file, by_array, by_cli, by_host)}
     assert len(set(digests.values())) == 1, digests
@@ -76,8 +77,8 @@ def test_source_metadata_given_by_hand_gives_the_same_file(art: np.ndarray, tmp_
     info = PngImagePlugin.PngInfo()
     info.add_text("Title", "Tiger")
     Image.fromarray(art).save(src, pnginfo=info)
-    protect_file(src, tmp_path / "file.png", FAST)
-    protected, _ = protect_array(art, FAST)
+    protect_file(src, tmp_path / "file.png", GEN)
+    protected, _ = protect_array(art, GEN)
     text = {"Title": "Tiger"}
-    write_image(tmp_path / "array.png", protected, fmt="png", settings=FAST, text=text)
+    write_image(tmp_path / "array.png", protected, fmt="png", settings=GEN, text=text)
     assert _digest(tmp_path / "file.png") == _digest(tmp_path / "array.png")

@@ -18,6 +18,7 @@ from fixative import view as vw
 from fixative.graphs import get_graph, latent_distortion
 from fixative.model import get_model
 from fixative.protect import protect_with
+from fixative.settings import MODE_TABLE
 from PIL import Image
 
 EVAL = Path(__file__).resolve().parents[2] / "data" / "eval"
@@ -73,7 +74,7 @@ def test_enlarged_bands_join_like_one_resize():
     assert np.abs(whole).max() <= 1.0
 
 
-def test_small_image_fast_is_byte_identical_to_native(shipped):
+def test_small_image_generator_is_byte_identical_to_native(shipped):
     img = _picture(200, 260)
     auto, rep = protect_with(img, shipped, "medium", view="auto")
     native, _ = protect_with(img, shipped, "medium", view="native")
@@ -139,28 +140,38 @@ def test_view_keeps_more_effect_where_the_ai_reads(shipped):
 # --- thorough mode --------------------------------------------------------------------------
 
 
-def test_thorough_beats_fast_within_the_mask_budget(shipped):
+def test_steps_beat_the_generator_within_the_mask_budget(shipped):
+    """Fast (one step) and thorough (three) move the encoder far more than the generator alone;
+    each stays inside ε times the clean image's texture mask."""
     img = _picture(256, 320, seed=3)
+    gen, rep_g = protect_with(img, shipped, "medium", view="auto", mode="generator")
     fast, rep_f = protect_with(img, shipped, "medium", view="auto", mode="fast")
     thorough, rep_t = protect_with(img, shipped, "medium", view="auto", mode="thorough", steps=3)
-    assert (rep_t.mode, rep_t.steps, rep_f.mode, rep_f.steps) == ("thorough", 3, "fast", 0)
+    assert [(r.mode, r.steps) for r in (rep_g, rep_f, rep_t)] == [
+        ("generator", 0),
+        ("fast", MODE_TABLE["fast"].steps),
+        ("thorough", 3),
+    ]
     x = img.astype(np.float32) / 255
+    d_gen = latent_distortion(x, gen.astype(np.float32) / 255)
     d_fast = latent_distortion(x, fast.astype(np.float32) / 255)
     d_thorough = latent_distortion(x, thorough.astype(np.float32) / 255)
-    assert d_thorough > 1.2 * d_fast
+    assert d_thorough > 1.2 * d_gen and d_fast > 1.2 * d_gen
     # The per-pixel budget is ε times the texture mask of the clean image.
     (mask,) = get_graph("texture_mask", "cpu").run(
         image=np.ascontiguousarray(x.transpose(2, 0, 1)[None])
     )
     eps = shipped.spec.epsilon["medium"]
-    change = np.abs(thorough.astype(np.float64) - img).max(axis=2) / 255
-    assert np.all(change <= eps * mask[0, 0] + 0.5 / 255 + 1e-6)
+    for out in (fast, thorough):
+        change = np.abs(out.astype(np.float64) - img).max(axis=2) / 255
+        assert np.all(change <= eps * mask[0, 0] + 0.5 / 255 + 1e-6)
     again, _ = protect_with(img, shipped, "medium", view="auto", mode="thorough", steps=3)
     assert np.array_equal(thorough, again)
 
 
 def test_refinement_tiles_leave_no_seam(monkeypatch):
     monkeypatch.setattr(rf, "TILE", 192)  # several tiles on a small view
+    monkeypatch.setattr(rf, "UNTILED_PIXELS", 0)
     img = _picture(320, 352, seed=4).astype(np.float32) / 255
     tiles = rf._axis_tiles(352)
     assert len(tiles) >= 2
@@ -178,6 +189,34 @@ def test_refinement_tiles_leave_no_seam(monkeypatch):
         b = core1 - 1  # diff index between the last column of one tile and the next's first
         around = np.r_[jump[b - 10 : b : 2], jump[b + 2 : b + 12 : 2]]
         assert jump[b] < 1.5 * around.mean(), (b, jump[b], around.mean())
+
+
+def test_fast_is_one_untiled_step_at_a_small_view(shipped, monkeypatch):
+    """Fast mode on a ~1 MP picture: the generator plus one step, computed whole at about
+    512×512 (no tiles, one pass for the targets), opening no half-size gradient; within ε."""
+    img = _picture(900, 1200, seed=8)
+    opened: list[str] = []
+    tiles: list[int] = []
+    real_graph, real_tiles = rf.get_graph, rf._axis_tiles
+
+    def graph(role, *args, **kwargs):
+        opened.append(role)
+        return real_graph(role, *args, **kwargs)
+
+    def axis(*args, **kwargs):
+        found = real_tiles(*args, **kwargs)
+        tiles.append(len(found))
+        return found
+
+    monkeypatch.setattr(rf, "get_graph", graph)
+    monkeypatch.setattr(rf, "_axis_tiles", axis)
+    out, rep = protect_with(img, shipped, "medium", view="auto", mode="fast")
+    assert (rep.mode, rep.steps) == ("fast", MODE_TABLE["fast"].steps) == ("fast", 1)
+    assert 0.2e6 < rep.view_width * rep.view_height < 0.3e6
+    assert tiles == [1, 1]  # one tile along each axis: the view in one piece
+    assert "encoder_grad" not in opened and "mix_grad" in opened
+    eps = shipped.spec.epsilon["medium"]
+    assert np.abs(out.astype(np.float64) - img).max() / 255 <= eps + 0.5 / 255 + 1e-6
 
 
 def test_thorough_reports_progress_per_step_and_tile_and_cancels(shipped):

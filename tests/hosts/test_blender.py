@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 from fixative.formats import OUTPUT_SUFFIX
 from fixative.refine import DEFAULT_STEPS
+from fixative.settings import MODE_TABLE
 from harness import REPO, ROOT_RESULTS, run_host
 from PIL import Image
 
@@ -34,6 +35,7 @@ from fixative_host import choices
 CASE = "/src/tests/hosts/blender_case.py"
 ADDON = "bl_ext.user_default.fixative"
 GUI_CASE = "/src/tests/hosts/blender_gui_case.py"
+FAST_STEPS = MODE_TABLE["fast"].steps
 
 
 BPY_PYTHON = "/opt/bpy-venv/bin/python"  # PyPI's bpy in the trixie root (tests/hosts/rootfs.sh)
@@ -373,7 +375,7 @@ def test_render_write_handler_animation(blender_ext: Path, host_results: Path) -
     assert all(r["error"] is None for r in reports), reports
     # Rendered frames are protected fast by default (the scene's panel setting).
     assert data["scene_mode"] == "fast"
-    assert [(r["mode"], r["steps"]) for r in reports] == [("fast", 0)] * 3
+    assert [(r["mode"], r["steps"]) for r in reports] == [("fast", FAST_STEPS)] * 3
     for frame in (1, 2, 3):
         original = host_results / "frames" / f"f_{frame:04d}.png"
         protected = host_results / "frames" / f"f_{frame:04d}{OUTPUT_SUFFIX}.png"

@@ -18,7 +18,14 @@ import harness
 import numpy as np
 import pytest
 from fixative.refine import DEFAULT_STEPS
-from fixative.settings import DECLARE_HELP, DECLARE_LABEL, MODE_HELP, STRENGTH_HELP, STRENGTHS
+from fixative.settings import (
+    DECLARE_HELP,
+    DECLARE_LABEL,
+    MODE_HELP,
+    MODES,
+    STRENGTH_HELP,
+    STRENGTHS,
+)
 from harness import ROOT_RESULTS, ROOT_SRC, run_host
 
 sys.path.insert(0, str(chk.REPO / "scripts"))
@@ -309,8 +316,7 @@ def test_gimp_dialogs_explain_choices_and_advanced(
         [advanced] = seen["expanders"]
         radios = [
             *(f"{s.capitalize()}: {STRENGTH_HELP[s]}" for s in STRENGTHS),
-            f"Fast: {MODE_HELP['fast']}",
-            f"Thorough: {MODE_HELP['thorough']}",
+            *(f"{m.capitalize()}: {MODE_HELP[m]}" for m in MODES),
         ]
         assert seen["radios"][: len(radios)] == radios, (name, seen["radios"])
         # GIMP 3.2 shows a two-choice argument (the view) as radio buttons, 3.0 as a combo box:

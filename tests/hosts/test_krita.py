@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from fixative.preview import GAP
 from fixative.refine import DEFAULT_STEPS
-from fixative.settings import DECLARE_LABEL, MODE_HELP, STRENGTH_HELP
+from fixative.settings import DECLARE_LABEL, MODE_HELP, MODES, STRENGTH_HELP
 from fixative.view import VIEW_HELP
 from harness import ROOT_RESULTS, run_host
 from PIL import Image
@@ -289,7 +289,7 @@ def test_krita_export_protected(
     assert result["dialog"] == {
         "fresh": {
             "mode": "thorough",
-            "modes": ["fast", "thorough"],
+            "modes": list(MODES),
             "mode_help": _line("thorough", MODE_HELP),
             "strength": "medium",
             "strength_help": _line("medium", STRENGTH_HELP),

@@ -68,7 +68,7 @@ def test_trainer_protocol(small_image, tmp_path):
     for c in s["cells"]:
         assert c["within_budget"] and 0 < c["max_abs_diff_8bit"] <= eps8
         assert abs(c["noise_psnr"] - c["psnr"]) < 0.05  # noise of the protected file's PSNR
-        assert c["steps"] == (1 if c["mode"] == "thorough" else 0)
+        assert c["steps"] == 1  # thorough's --steps 1, fast's own one step
         native = (c["view_width"], c["view_height"]) == (c["width"], c["height"])
         assert native == (c["view"] == "native")  # the default view is computed smaller here
         assert set(c["reads"]) == reads
@@ -111,10 +111,14 @@ def test_crops_protocol(small_image, tmp_path):
     s = json.loads(out.read_text())
     m = s["methods"]
     assert set(m) == {
-        "generator", "thorough", "noise", "pgd100", "noise_eqpsnr", "noise_eq_thorough",
-        "universal",
+        "generator", "fast", "thorough", "noise", "pgd100", "noise_eqpsnr", "noise_eq_fast",
+        "noise_eq_thorough", "universal",
     }  # fmt: skip
-    for key, noise in (("generator", "noise_eqpsnr"), ("thorough", "noise_eq_thorough")):
+    for key, noise in (
+        ("generator", "noise_eqpsnr"),
+        ("fast", "noise_eq_fast"),
+        ("thorough", "noise_eq_thorough"),
+    ):
         row = m[key]
         assert row["max_diff8"] <= 8 and row["distortion"] > 0
         assert row["ratio_noise"] == pytest.approx(row["distortion"] / m[noise]["distortion"])
@@ -139,8 +143,9 @@ def test_crops_protocol(small_image, tmp_path):
     assert "Fixative thorough" in md and "Targets for thorough" in md
     assert "AI-view PSNR colour-matched" in md and "after colour matching" in md
     with Image.open(grid) as im:
-        # original | fast | thorough | their three AI views | fast's and thorough's colour-matched
-        assert im.size == (8 * 64, 64)
+        # original | generator | fast | thorough | their four AI views | the three protected
+        # ones colour-matched
+        assert im.size == (11 * 64, 64)
 
 
 def test_bench_fast_small(tmp_path):
@@ -150,7 +155,9 @@ def test_bench_fast_small(tmp_path):
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     assert run.returncode == 0, run.stderr
     (row,) = json.loads(out.read_text())["rows"]
-    assert row["protect"]["mode"] == "fast" and row["protect"]["steps"] == 0
+    assert row["protect"]["mode"] == "fast" and row["protect"]["steps"] == 1
+    assert row["warm"]["second"] > 0 and row["fresh"] > 0  # in one process, and a fresh one
+    assert "fresh `fixative protect`" in run.stdout
     assert row["ratio"] == pytest.approx(row["protect"]["seconds"] / row["plain"]["seconds"])
     assert row["protect"]["max_abs_diff"] <= 8 / 255 + 1e-9
     assert "| 128x96 | 128×96" in run.stdout

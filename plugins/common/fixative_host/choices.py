@@ -11,7 +11,6 @@ from __future__ import annotations
 from fixative import formats as _formats
 from fixative import settings as _settings
 from fixative import view as _view
-from fixative.refine import DEFAULT_STEPS
 
 STRENGTHS = _settings.STRENGTHS
 DEFAULT_STRENGTH = _settings.ProtectSettings.strength
@@ -25,11 +24,19 @@ DECLARE_HELP = _settings.DECLARE_HELP
 MODES = _settings.MODES
 FAST = _settings.FAST
 THOROUGH = _settings.THOROUGH
+GENERATOR = _settings.GENERATOR
+STEPPED_MODES = _settings.STEPPED_MODES  # the modes whose steps a dialog lets the user set
 DEFAULT_MODE = _settings.ProtectSettings.mode  # thorough: single-image exports default to it
 VIEWS = (_view.AUTO, _view.NATIVE)
 DEFAULT_VIEW = _settings.ProtectSettings.view
 MAX_STEPS = _settings.MAX_STEPS
-DEFAULT_STEPS_TEXT = f"Default ({DEFAULT_STEPS})"
+DEFAULT_STEPS = _settings.MODE_TABLE[THOROUGH].steps
+DEFAULT_STEPS_TEXT = f"Default ({DEFAULT_STEPS})"  # thorough's; `default_steps_text` per mode
+STEPS_DEFAULTS_TEXT = (
+    "0 = the mode's default ("
+    + ", ".join(f"{_settings.MODE_TABLE[m].steps} {m}" for m in STEPPED_MODES)
+    + ")"
+)
 
 _MODE_HELP = _settings.MODE_HELP  # the core's one wording, as the CLI's and Blender's
 _VIEW_LABELS = {v: label for v, (label, _help) in _view.VIEW_HELP.items()}
@@ -79,7 +86,7 @@ def mode_help(mode: str) -> str:
 
 
 def mode_line(mode: str) -> str:
-    """'Thorough: about a minute ...': label and explanation on one line."""
+    """'Thorough: under a minute ...': label and explanation on one line."""
     help_text = mode_help(mode)
     return f"{mode_label(mode)}: {help_text}" if help_text else mode_label(mode)
 
@@ -104,6 +111,17 @@ def valid_view(value: object, default: str = DEFAULT_VIEW) -> str:
         return default
 
 
+def takes_steps(mode: str) -> bool:
+    """Whether `mode` runs gradient steps (a dialog's step count is then enabled)."""
+    return mode in STEPPED_MODES
+
+
+def default_steps_text(mode: str) -> str:
+    """'Default (3)': what a step box shows for 0 under `mode`."""
+    table = _settings.MODE_TABLE
+    return f"Default ({table[mode].steps if mode in table else DEFAULT_STEPS})"
+
+
 def valid_steps(value: object) -> int:
     """0 (the core's default number of steps) or 1..MAX_STEPS."""
     try:
@@ -121,7 +139,7 @@ def protect_settings(
         "strength": strength,
         "mode": mode,
         "view": valid_view(view),
-        "steps": valid_steps(steps) or None,
+        "steps": (valid_steps(steps) or None) if takes_steps(mode) else None,
         "declarations": {"enabled": bool(declarations)},
     }
 

@@ -169,7 +169,7 @@ class ExportDialog(QDialog):
         # Advanced, folded away: what most artists never need to change.
         self.advanced_toggle = QToolButton()
         self.advanced_toggle.setText("Advanced")
-        self.advanced_toggle.setToolTip("The external Python, the AI's view and thorough steps")
+        self.advanced_toggle.setToolTip("The external Python, the AI's view and the mode's steps")
         self.advanced_toggle.setCheckable(True)
         self.advanced_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.advanced_toggle.setArrowType(Qt.ArrowType.RightArrow)
@@ -208,10 +208,10 @@ class ExportDialog(QDialog):
         self.steps.setSpecialValueText(choices.DEFAULT_STEPS_TEXT)  # shown for 0
         self.steps.setValue(settings.steps)
         self.steps.setToolTip(
-            "Thorough mode's refinement steps: more is stronger and slower; each takes a "
-            "similar time"
+            "Gradient steps of the fast and thorough modes: more is stronger and slower; each "
+            "takes a similar time"
         )
-        advanced.addRow("Thorough steps:", self.steps)
+        advanced.addRow("Steps:", self.steps)
         self.advanced.setVisible(False)
         layout.addWidget(self.advanced)
 
@@ -261,7 +261,8 @@ class ExportDialog(QDialog):
         mode = self.mode.currentData()
         self.mode_help.setText(choices.mode_line(mode))  # with the time it takes
         self.mode.setToolTip(self.mode_help.text())
-        self.steps.setEnabled(mode == choices.THOROUGH)
+        self.steps.setEnabled(choices.takes_steps(mode))
+        self.steps.setSpecialValueText(choices.default_steps_text(mode))  # shown for 0
 
     def _advanced_toggled(self, shown: bool) -> None:
         self.advanced.setVisible(shown)

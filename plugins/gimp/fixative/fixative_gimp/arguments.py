@@ -28,7 +28,7 @@ LABELS = {
     "quality": "_Quality",
     "preview": "Show _what the AI sees",
     "view": "AI's _view",
-    "steps": "Thorough ste_ps",
+    "steps": "Gradient ste_ps",
     "external-python": "E_xternal Python",
 }
 
@@ -59,8 +59,8 @@ QUALITY_BLURB = (
     f"({QUALITY_RANGE[0]}-{QUALITY_RANGE[1]}); the other formats are lossless and ignore it."
 )
 STEPS_BLURB = (
-    "How many times thorough mode refines the protection with the AI encoder's gradient; "
-    f"0 = the core's default ({choices.DEFAULT_STEPS})."
+    "How many gradient steps of the AI encoder the fast and thorough modes take; "
+    f"{choices.STEPS_DEFAULTS_TEXT}."
 )
 PYTHON_BLURB = (
     "A Python with numpy, Pillow and onnxruntime, used when they do not load inside GIMP "
