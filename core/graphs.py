@@ -26,7 +26,7 @@ INTERFACES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "decoder": (("latent",), ("image",)),
     "encoder_grad": (("image", "target"), ("grad", "latent")),
     "texture_mask": (("image",), ("mask",)),
-    "mix_grad": (
+    "view_grad": (
         ("image", "target", "target_image", "weights"),
         ("grad", "latent", "reconstruction"),
     ),

@@ -5,11 +5,15 @@ Starting from the generator's unit perturbation on the view, each step moves eve
 trained with) used as a per-pixel budget: |u| ≤ b, so flat colour and line art keep the little
 perturbation they can hide. The objective, chosen by measurement (README "Thorough mode"):
 
-    L = ‖E(x') − E(x)‖² / ‖E(x)‖²  +  DECODER_WEIGHT · ‖D(E(x')) − D(E(x))‖² / ‖D(E(x))‖²
+    L = ‖E(x') − E(x)‖² / ‖E(x)‖²  +  AFFINE_WEIGHT · ‖g·D(E(x')) + b − D(E(x))‖² / ‖D(E(x))‖²
 
-The latent term moves what the encoder reads; the decoder-space term moves what the AI
-reconstructs from it (the latent term alone leaves the reconstruction close to the original's).
-Its gradient is the shipped `taef2-mix-grad.onnx`, a hand-written vector–Jacobian product.
+The latent term moves what the encoder reads; the second moves what the AI reconstructs from
+it, measured after the best per-channel gain g and offset b (least squares over the tile,
+fitted inside the graph): a colour cast, which any auto-levels step undoes, earns nothing, so
+the steps go into structure. (The plain decoder-space difference, DECODER_WEIGHT, mostly bought
+a colour cast; it is kept at 0 for sweeps.) Its gradient is the shipped
+`taef2-view-grad.onnx`, a hand-written vector–Jacobian product whose cotangent for the fitted
+term is g·r (the envelope theorem: g and b are optimal, so their own change adds nothing).
 Every HALF_EVERY-th step instead attacks the view read at half its size (a 2×2 box downscale,
 the 0.26 MP read of several trainers) with the latent term alone (`taef2-encoder-grad.onnx`);
 that keeps the effect through a 0.5× resize, at a quarter of a full step's cost. Only the graphs
@@ -46,7 +50,8 @@ Cancel = Callable[[], bool]
 DEFAULT_STEPS = MODE_TABLE[THOROUGH].steps  # 3
 STEP_SCALE = MODE_TABLE[THOROUGH].step_scale  # α = 2.5 / steps: the usual PGD choice
 SCALED_START = False  # start from unit·mask instead of the unit clipped to ±mask (for sweeps)
-DECODER_WEIGHT = 50.0  # weight of the decoder-space term against the latent term (measured)
+DECODER_WEIGHT = 0.0  # the plain decoder-space difference's weight (measured worse; for sweeps)
+AFFINE_WEIGHT = 400.0  # the decoder-space error left after the best colour correction
 HALF_EVERY = 2  # every 2nd step reads the view at half size (0 = never)
 TILE = 448  # full-size gradient tile side incl. margins: ~1.7 GB peak RSS on CPU (512: 2.1 GB)
 UNTILED_PIXELS = 300_000  # views up to this are not tiled: fast's ~512² (0.26 MP) in one pass
@@ -126,7 +131,7 @@ def refine(
     kw = {"arena": whole}
     encoder = get_graph("encoder", device, threads, **kw)
     decoder = get_graph("decoder", device, threads, **kw) if fulls else None
-    mix = get_graph("mix_grad", device, threads, **kw) if fulls else None
+    view_grad = get_graph("view_grad", device, threads, **kw) if fulls else None
     latent_grad = get_graph("encoder_grad", device, threads, **kw) if halves else None
     (budget,) = get_graph("texture_mask", device, threads, **kw).run(image=x)
     if SCALED_START:
@@ -157,10 +162,12 @@ def refine(
         if decoder is not None:
             z0 = encoder.run(image=region)[0]
             y_0 = decoder.run(latent=z0)[0]
+            y_norm = max(float(np.vdot(y_0, y_0)), 1e-12)
             weights = np.array(
                 [
                     2.0 / max(float(np.vdot(z0, z0)), 1e-12),
-                    2.0 * DECODER_WEIGHT / max(float(np.vdot(y_0, y_0)), 1e-12),
+                    2.0 * DECODER_WEIGHT / y_norm,
+                    2.0 * AFFINE_WEIGHT / y_norm,
                 ],
                 dtype=np.float32,
             )  # the graph computes w·½‖·‖², so 2/‖·‖² gives the normalised squares above
@@ -183,8 +190,8 @@ def refine(
                 g = latent_grad.run(image=_pool2(region), target=z_half)[0]
                 g = g.repeat(2, axis=2).repeat(2, axis=3)  # the 2×2 box's adjoint, up to 1/4
             else:
-                assert mix is not None
-                g = mix.run(image=region, target=z0, target_image=y_0, weights=weights)[0]
+                assert view_grad is not None
+                g = view_grad.run(image=region, target=z0, target_image=y_0, weights=weights)[0]
             grad_sign[:, :, cy0:cy1, cx0:cx1] = np.sign(
                 g[:, :, cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0]
             )

@@ -44,7 +44,7 @@ MODE_TABLE = {
         steps=1,
         view=512,
         # One step of 1.5 budgets: of 2.5, 1.5 and 1.0 (scripts/sweep_fast.py --crops), the
-        # strongest and quietest (1.55x noise, 6.6 dB colour-matched, 43.1 dB; 2.5: 41.7 dB).
+        # strongest and quietest (docs/evaluation-fast.md; 2.5 budgets: 41.7 dB PSNR).
         step_scale=1.5,
         help=(
             "a few seconds, solid protection (the generator plus one step of the image "

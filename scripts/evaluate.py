@@ -449,11 +449,18 @@ def add_protocol_args(p: argparse.ArgumentParser) -> None:
     t.add_argument("--strength", default="medium", choices=("low", "medium", "high"))
 
 
+# Below this line `--md` keeps what is already in the file: the hand-written sections (the
+# sweeps that chose a mode's settings, with their own commands) survive a regeneration.
+KEEP_BELOW = "<!-- hand-written below: kept by scripts/evaluate.py --md -->"
+
+
 def write_outputs(args, summary: dict, table: str) -> None:
     print(table)
     if args.md:
         args.md.parent.mkdir(parents=True, exist_ok=True)
-        args.md.write_text(table)
+        old = args.md.read_text() if args.md.is_file() else ""
+        _, marker, kept = old.partition(KEEP_BELOW)
+        args.md.write_text(table + ("\n" + marker + kept if marker else ""))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(summary, indent=2) + "\n")

@@ -206,14 +206,28 @@ class DecoderVJP:
         return g
 
 
-class MixVJP(nn.Module):
-    """(x, z₀, y₀, w) -> (∇ₓ L, E(x), D(E(x))) for the mixed objective
+def _affine_fit(y: torch.Tensor, y0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per image and channel, the least-squares gain a and offset b with a·y + b ≈ y0: the best
+    colour correction (auto-levels, colour matching) from `y` back to `y0`."""
+    dims = (2, 3)
+    my, m0 = y.mean(dim=dims, keepdim=True), y0.mean(dim=dims, keepdim=True)
+    dy = y - my
+    var = (dy * dy).mean(dim=dims, keepdim=True)
+    cov = (dy * (y0 - m0)).mean(dim=dims, keepdim=True)
+    a = cov / (var + 1e-12)
+    return a, m0 - a * my
 
-        L = w[0] · ½‖E(x) − z₀‖² + w[1] · ½‖D(E(x)) − y₀‖²
 
-    The latent term moves what the encoder reads; the decoder-space term moves what the AI
-    reconstructs (its "view"). `w` carries each term's normalisation (1/‖z₀‖², 1/‖y₀‖² and the
-    mix) so that one graph serves any weighting.
+class ViewVJP(nn.Module):
+    """(x, z₀, y₀, w) -> (∇ₓ L, E(x), D(E(x))) for what the AI sees, as structure and as colour:
+
+        L = w[0] · ½‖E(x) − z₀‖² + w[1] · ½‖D(E(x)) − y₀‖² + w[2] · ½‖a·D(E(x)) + b − y₀‖²
+
+    with a, b the per-channel least-squares fit of y₀ from D(E(x)) (`_affine_fit`). The third
+    term is the reconstruction's error left after the best colour correction: a shift that
+    auto-levels undoes scores nothing there. Its gradient with respect to y is a·(a·y + b − y₀)
+    (a and b are optimal, so their own change contributes nothing: the envelope theorem).
+    `w` carries each term's normalisation, so one graph serves any weighting.
     """
 
     def __init__(self, encoder: nn.Sequential, decoder: nn.Sequential) -> None:
@@ -230,6 +244,7 @@ class MixVJP(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         z, tapes = self.enc.forward_taped(x)
         y, dtapes = self.dec.forward(z)
-        gy = (y - target_image) * weights[1]
+        a, b = _affine_fit(y, target_image)
+        gy = (y - target_image) * weights[1] + a * (a * y + b - target_image) * weights[2]
         gz = (z - target) * weights[0] + self.dec.backward(gy, dtapes)
         return self.enc.backward(gz, tapes), z, y

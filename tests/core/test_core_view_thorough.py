@@ -214,7 +214,7 @@ def test_fast_is_one_untiled_step_at_a_small_view(shipped, monkeypatch):
     assert (rep.mode, rep.steps) == ("fast", MODE_TABLE["fast"].steps) == ("fast", 1)
     assert 0.2e6 < rep.view_width * rep.view_height < 0.3e6
     assert tiles == [1, 1]  # one tile along each axis: the view in one piece
-    assert "encoder_grad" not in opened and "mix_grad" in opened
+    assert "encoder_grad" not in opened and "view_grad" in opened
     eps = shipped.spec.epsilon["medium"]
     assert np.abs(out.astype(np.float64) - img).max() / 255 <= eps + 0.5 / 255 + 1e-6
 

@@ -175,7 +175,7 @@ def assert_graphs_vendored(core: Path) -> None:
         "encoder",
         "decoder",
         "encoder_grad",
-        "mix_grad",
+        "view_grad",
         "texture_mask",
     }
     for entry in manifest["graphs"].values():

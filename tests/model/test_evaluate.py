@@ -107,7 +107,11 @@ def test_crops_protocol(small_image, tmp_path):
         "--skip-extra", "--speed-size", "256", "--cache", str(tmp_path / "pgd"), "--json", str(out),
         "--md", str(tmp_path / "crops.md"), "--grid", str(grid),
     ]  # fmt: skip
+    # A regenerated table replaces the old one and keeps the hand-written sections below it.
+    (tmp_path / "crops.md").write_text(f"old table\n{evaluate.KEEP_BELOW}\nhand-written\n")
     assert evaluate.main(argv) == 0
+    md = (tmp_path / "crops.md").read_text()
+    assert "old table" not in md and md.endswith(f"{evaluate.KEEP_BELOW}\nhand-written\n")
     s = json.loads(out.read_text())
     m = s["methods"]
     assert set(m) == {

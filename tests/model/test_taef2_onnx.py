@@ -45,12 +45,13 @@ def test_gradient_graph_matches_autograd(encoder, unseen_crops):
         assert _rel(grad, xt.grad.numpy()) < 2e-3, x.shape
 
 
-def test_mixed_gradient_graph_matches_autograd(encoder, unseen_crops):
+def test_view_gradient_graph_matches_autograd(encoder, unseen_crops):
+    """The hand-written VJP of the colour-matched objective against autograd through the fit."""
     from taef2 import load_decoder
 
     decoder = load_decoder()
-    mix = _session("taef2-mix-grad.onnx")
-    weights = torch.tensor([0.5, 4.0])
+    view = _session("taef2-view-grad.onnx")
+    weights = torch.tensor([0.5, 4.0, 30.0])
     for x in _inputs(unseen_crops)[:3]:
         xt = torch.from_numpy(x).requires_grad_(True)
         z = encoder(xt)
@@ -58,10 +59,21 @@ def test_mixed_gradient_graph_matches_autograd(encoder, unseen_crops):
         g0 = torch.Generator().manual_seed(1)
         z_t = z.detach() + 0.3 * torch.randn(z.shape, generator=g0)
         y_t = y.detach() + 0.05 * torch.randn(y.shape, generator=g0)
-        loss = weights[0] * 0.5 * ((z - z_t) ** 2).sum() + weights[1] * 0.5 * ((y - y_t) ** 2).sum()
+        # The least-squares gain and offset per channel, differentiated through (not detached).
+        dims = (2, 3)
+        dy = y - y.mean(dim=dims, keepdim=True)
+        gain = (dy * (y_t - y_t.mean(dim=dims, keepdim=True))).mean(dim=dims, keepdim=True) / (
+            (dy * dy).mean(dim=dims, keepdim=True) + 1e-12
+        )
+        offset = y_t.mean(dim=dims, keepdim=True) - gain * y.mean(dim=dims, keepdim=True)
+        loss = (
+            weights[0] * 0.5 * ((z - z_t) ** 2).sum()
+            + weights[1] * 0.5 * ((y - y_t) ** 2).sum()
+            + weights[2] * 0.5 * ((gain * y + offset - y_t) ** 2).sum()
+        )
         loss.backward()
         feeds = {"image": x, "target": z_t.numpy(), "target_image": y_t.numpy()}
-        grad, latent, recon = mix.run(None, {**feeds, "weights": weights.numpy()})
+        grad, latent, recon = view.run(None, {**feeds, "weights": weights.numpy()})
         assert _rel(latent, z.detach().numpy()) < 1e-5
         assert _rel(recon, y.detach().numpy()) < 1e-5
         # Through the decoder's 20 ReLUs float32 ties move more entries (float64: exact).
@@ -103,7 +115,9 @@ def test_mask_parameters_are_the_default_generators():
     }
 
 
-@pytest.mark.parametrize("role", ["encoder", "decoder", "encoder_grad", "mix_grad", "texture_mask"])
+@pytest.mark.parametrize(
+    "role", ["encoder", "decoder", "encoder_grad", "view_grad", "texture_mask"]
+)
 def test_manifest_pins_each_graph(role):
     entry = json.loads((MODELS / "manifest.json").read_text())["graphs"][role]
     data = (MODELS / entry["file"]).read_bytes()
