@@ -158,6 +158,8 @@ def _check_dialog() -> dict:
     dialog.format.setCurrentIndex(dialog.format.findData("jpeg"))
     dialog.strength.setCurrentIndex(dialog.strength.findData("high"))
     high_help = dialog.strength_help.text()
+    dialog.mode.setCurrentIndex(dialog.mode.findData("generator"))
+    steps_enabled_generator = dialog.steps.isEnabled()
     dialog.mode.setCurrentIndex(dialog.mode.findData("fast"))
     fast_help, steps_enabled = dialog.mode_help.text(), dialog.steps.isEnabled()
     dialog.advanced_toggle.click()  # unfold Advanced, as a user would
@@ -172,6 +174,7 @@ def _check_dialog() -> dict:
         "high_help": high_help,
         "fast_help": fast_help,
         "steps_enabled_when_fast": steps_enabled,
+        "steps_enabled_when_generator": steps_enabled_generator,
         "advanced_shown": advanced_shown,
     }
     dialog.close()
