@@ -53,6 +53,9 @@ SCALED_START = False  # start from unit·mask instead of the unit clipped to ±m
 DECODER_WEIGHT = 0.0  # the plain decoder-space difference's weight (measured worse; for sweeps)
 AFFINE_WEIGHT = 400.0  # the decoder-space error left after the best colour correction
 HALF_EVERY = 2  # every 2nd step reads the view at half size (0 = never)
+# Half-size steps read the view through a (2r+1)² box blur first when r > 0: a counter-measure
+# tried against smoothing purifications (docs/robustness.md: it changed nothing; 0 is shipped).
+HALF_BLUR = 0
 TILE = 448  # full-size gradient tile side incl. margins: ~1.7 GB peak RSS on CPU (512: 2.1 GB)
 UNTILED_PIXELS = 300_000  # views up to this are not tiled: fast's ~512² (0.26 MP) in one pass
 MARGIN = 32  # context around each tile's core, pixels (4 latent cells)
@@ -92,6 +95,18 @@ def _pool2(x: np.ndarray) -> np.ndarray:
     """2×2 box downscale of (1, 3, H, W), H and W even."""
     n, c, h, w = x.shape
     return x.reshape(n, c, h // 2, 2, w // 2, 2).mean(axis=(3, 5), dtype=x.dtype)
+
+
+def _box(x: np.ndarray, r: int) -> np.ndarray:
+    """(2r+1)² box mean of (1, 3, H, W), edges repeated; its own adjoint away from the edges."""
+    import numpy as np
+
+    if r <= 0:
+        return x
+    k = 2 * r + 1
+    p = np.pad(x, ((0, 0), (0, 0), (r, r), (r, r)), mode="edge")
+    rows = sum(p[:, :, i : i + x.shape[2], :] for i in range(k))
+    return sum(rows[:, :, :, j : j + x.shape[3]] for j in range(k)) / np.float32(k * k)
 
 
 def half_step(s: int) -> bool:
@@ -172,7 +187,7 @@ def refine(
                 dtype=np.float32,
             )  # the graph computes w·½‖·‖², so 2/‖·‖² gives the normalised squares above
         if latent_grad is not None:
-            z_half = encoder.run(image=_pool2(region))[0]
+            z_half = encoder.run(image=_pool2(_box(region, HALF_BLUR)))[0]
         targets.append((z0, y_0, z_half, weights))
         tick(f"reading the image as the AI does, tile {k + 1}/{len(tiles)}")
 
@@ -187,8 +202,10 @@ def refine(
             z0, y_0, z_half, weights = targets[k]
             if small:
                 assert latent_grad is not None
-                g = latent_grad.run(image=_pool2(region), target=z_half)[0]
+                read = _pool2(_box(region, HALF_BLUR))
+                g = latent_grad.run(image=np.ascontiguousarray(read), target=z_half)[0]
                 g = g.repeat(2, axis=2).repeat(2, axis=3)  # the 2×2 box's adjoint, up to 1/4
+                g = _box(g, HALF_BLUR)
             else:
                 assert view_grad is not None
                 g = view_grad.run(image=region, target=z0, target_image=y_0, weights=weights)[0]

@@ -256,7 +256,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--md", type=Path)
     p.add_argument("--json", type=Path)
     p.add_argument("--grid", type=Path, help="picture: each transform's colour-matched AI view")
+    p.add_argument(
+        "--half-blur", type=int, default=0,
+        help="counter-measure experiment: thorough's half-size steps read a (2r+1)² box blur "
+        "of the view (refine.HALF_BLUR; 0, the shipped value, = off)",
+    )  # fmt: skip
     args = p.parse_args(argv)
+    if args.half_blur:
+        from fixative import refine
+
+        refine.HALF_BLUR = args.half_blur
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     start = time.perf_counter()
     summary = run(args)

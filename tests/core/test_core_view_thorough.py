@@ -254,3 +254,14 @@ def test_protect_array_defaults_to_thorough_at_the_view():
     _, rep = protect_array(img, ProtectSettings(device="cpu"))
     assert rep.mode == "thorough" and rep.steps == rf.DEFAULT_STEPS
     assert (rep.view_width, rep.view_height) == (72, 64)
+
+
+def test_half_blur_box_is_a_local_mean():
+    """The counter-measure's box (refine.HALF_BLUR, off): a 3×3 mean that keeps a flat image."""
+    rng = np.random.default_rng(9)
+    x = rng.random((1, 3, 12, 14), dtype=np.float32)
+    out = rf._box(x, 1)
+    assert out.shape == x.shape and out.dtype == np.float32
+    assert np.isclose(out[0, 1, 5, 6], x[0, 1, 4:7, 5:8].mean())
+    flat = np.full_like(x, 0.3)
+    assert np.allclose(rf._box(flat, 1), 0.3) and rf._box(x, 0) is x
