@@ -31,9 +31,6 @@ INTERFACES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("grad", "latent", "reconstruction"),
     ),
 }
-# The graphs each mode may open (the generator alone needs the mask only where the view is
-# smaller than the file; a one-step run never opens encoder_grad: `refine` opens what it runs).
-USED_BY = {"generator": ("texture_mask",), "fast": tuple(INTERFACES), "thorough": tuple(INTERFACES)}
 LATENT_FACTOR = 8  # TAEF2 latents are 1/8 of the image's sides
 
 

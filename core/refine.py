@@ -114,6 +114,24 @@ def half_step(s: int) -> bool:
     return HALF_EVERY > 0 and s % HALF_EVERY == HALF_EVERY - 1
 
 
+def in_one_piece(height: int, width: int) -> bool:
+    """Whether a view of this size is refined whole, with ORT's arena (else tiled, without)."""
+    return -(-height // ALIGN) * ALIGN * (-(-width // ALIGN) * ALIGN) <= UNTILED_PIXELS
+
+
+def graphs_for(steps: int) -> dict[str, bool]:
+    """The graphs a schedule of `steps` opens (role -> whether it runs at all)."""
+    halves = any(half_step(s) for s in range(steps))
+    fulls = any(not half_step(s) for s in range(steps))
+    return {
+        "encoder": True,
+        "decoder": fulls,
+        "view_grad": fulls,
+        "encoder_grad": halves,
+        "texture_mask": True,
+    }
+
+
 def refine(
     view: np.ndarray,
     unit: np.ndarray,
@@ -140,15 +158,14 @@ def refine(
     x = np.ascontiguousarray(view[np.ix_(rows, cols)].transpose(2, 0, 1)[None], dtype=np.float32)
     u = np.ascontiguousarray(unit[:, rows][:, :, cols][None], dtype=np.float32)
 
-    halves = any(half_step(s) for s in range(steps))
-    fulls = any(not half_step(s) for s in range(steps))
-    whole = ph * pw <= UNTILED_PIXELS  # one tile: small enough for ORT's arena (`Graph`)
-    kw = {"arena": whole}
-    encoder = get_graph("encoder", device, threads, **kw)
-    decoder = get_graph("decoder", device, threads, **kw) if fulls else None
-    view_grad = get_graph("view_grad", device, threads, **kw) if fulls else None
-    latent_grad = get_graph("encoder_grad", device, threads, **kw) if halves else None
-    (budget,) = get_graph("texture_mask", device, threads, **kw).run(image=x)
+    whole = in_one_piece(h, w)  # one tile: small enough for ORT's arena (`Graph`)
+    graphs = {
+        role: get_graph(role, device, threads, arena=whole) if runs else None
+        for role, runs in graphs_for(steps).items()
+    }
+    encoder, decoder, view_grad = graphs["encoder"], graphs["decoder"], graphs["view_grad"]
+    latent_grad = graphs["encoder_grad"]
+    (budget,) = graphs["texture_mask"].run(image=x)
     if SCALED_START:
         u *= budget  # the generator's pattern, shrunk into the mask's budget
     else:

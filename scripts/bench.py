@@ -96,9 +96,11 @@ def child(kind: str, src: str, dst: str, args: argparse.Namespace) -> None:
             im.save(dst, "PNG")
         result = {"seconds": time.perf_counter() - t}
     else:
-        from fixative import ProtectSettings, protect_file
-        from fixative.graphs import USED_BY, get_graph
+        from fixative import ProtectSettings, protect_file, refine
+        from fixative import view as vw
+        from fixative.graphs import get_graph
         from fixative.model import get_model
+        from fixative.settings import MODE_TABLE
 
         mode = kind.split(":", 1)[1]
         settings = ProtectSettings(
@@ -110,9 +112,22 @@ def child(kind: str, src: str, dst: str, args: argparse.Namespace) -> None:
             model_path=args.model,
         )
         t = time.perf_counter()
-        get_model(settings.model_path, settings.device, settings.threads)
-        for role in USED_BY[mode]:  # sessions are made once per process, like the model's
-            get_graph(role, settings.device, settings.threads)
+        model = get_model(settings.model_path, settings.device, settings.threads)
+        # The sessions this file's protection will open, as it opens them (arena or not), made
+        # beforehand like the model's: "load" is reported apart from "protect + write".
+        from PIL import Image
+
+        with Image.open(src) as im:
+            width, height = im.size
+        view = MODE_TABLE[mode].view if settings.view == vw.AUTO else settings.view
+        v = vw.plan(height, width, view, model.spec.size_multiple)
+        whole = refine.in_one_piece(v.view_height, v.view_width)
+        steps = settings.n_steps  # 0: the generator alone opens no refinement graph
+        for role, runs in (refine.graphs_for(steps).items() if steps else ()):
+            if runs:
+                get_graph(role, settings.device, settings.threads, arena=whole)
+        if not v.native:  # the native texture mask, outside the refinement
+            get_graph("texture_mask", settings.device, settings.threads)
         load = time.perf_counter() - t
         t = time.perf_counter()
         report = protect_file(src, dst, settings, overwrite=True)

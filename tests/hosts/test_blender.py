@@ -255,17 +255,18 @@ def test_save_protected_as_loaded_image(blender_ext: Path, host_results: Path) -
     # The adapter adds and loses nothing: Blender's file holds exactly what the installed core
     # gives for the same pixels and settings with Blender's own numpy and onnxruntime (fast's
     # gradient step is a sign, which another onnxruntime version may flip on a few pixels).
-    settings = {"strength": "medium", **chk.FAST}
-    expected, _ = chk.core_in_root(
-        host_results,
-        installed_core(blender_ext),
-        original,
-        settings,
-        python=target_python(blender_ext),
-    )
+    expected = core_in_blender(blender_ext, host_results, original, chk.FAST)
     assert np.array_equal(expected, protected), "Blender's file differs from the core's"
     chk.assert_declared(host_results / "protected.png")
     chk.assert_measurable({"protected.png": measure(original, protected, eps, host_results)})
+
+
+def core_in_blender(ext: Path, results: Path, pixels: np.ndarray, mode: dict) -> np.ndarray:
+    """What the extension's installed core gives for `pixels` at medium in `mode`, run by the
+    Python Blender runs (its numpy and onnxruntime): what Blender's file must equal."""
+    settings = {"strength": "medium", **mode}
+    lib, python = installed_core(ext), target_python(ext)
+    return chk.core_in_root(results, lib, pixels, settings, python=python)[0]
 
 
 def call_ok(call: dict) -> dict:
@@ -300,14 +301,7 @@ def test_save_protected_as_thorough(blender_ext: Path, host_results: Path) -> No
     for text in ("step 1/2", "step 2/2"):
         assert any(text in m for m in last["messages"]), last["messages"]
     protected = chk.load(host_results / "protected.png")
-    settings = {"strength": "medium", **chk.THOROUGH}
-    expected, _ = chk.core_in_root(
-        host_results,
-        installed_core(blender_ext),
-        original,
-        settings,
-        python=target_python(blender_ext),
-    )
+    expected = core_in_blender(blender_ext, host_results, original, chk.THOROUGH)
     assert np.array_equal(protected, expected), "Blender's thorough file differs from the core's"
     chk.assert_declared(host_results / "protected.png")
 
