@@ -46,25 +46,25 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from .declarations import DeclarationSettings
-    from .files import protect_file
-    from .model import default_model_path
-    from .protect import protect_array
-    from .reading import read_image
-    from .report import ProtectReport
-    from .settings import ProtectSettings
-    from .writing import write_image
+    from .declarations.xmp import DeclarationSettings
+    from .image.reading import read_image
+    from .image.writing import write_image
+    from .jobs.files import protect_file
+    from .protection.model import default_model_path
+    from .protection.protect import protect_array
+    from .protection.report import ProtectReport
+    from .protection.settings import ProtectSettings
 
 # Attribute -> submodule. Resolved on first use (PEP 562) so `import fixative` stays light.
 _LAZY = {
-    "DeclarationSettings": "declarations",
-    "protect_file": "files",
-    "read_image": "reading",
-    "write_image": "writing",
-    "default_model_path": "model",
-    "protect_array": "protect",
-    "ProtectReport": "report",
-    "ProtectSettings": "settings",
+    "DeclarationSettings": "declarations.xmp",
+    "protect_file": "jobs.files",
+    "read_image": "image.reading",
+    "write_image": "image.writing",
+    "default_model_path": "protection.model",
+    "protect_array": "protection.protect",
+    "ProtectReport": "protection.report",
+    "ProtectSettings": "protection.settings",
 }
 
 

@@ -96,11 +96,12 @@ def child(kind: str, src: str, dst: str, args: argparse.Namespace) -> None:
             im.save(dst, "PNG")
         result = {"seconds": time.perf_counter() - t}
     else:
-        from fixative import ProtectSettings, protect_file, refine
-        from fixative import view as vw
-        from fixative.graphs import get_graph
-        from fixative.model import get_model
-        from fixative.settings import MODE_TABLE
+        from fixative import ProtectSettings, protect_file
+        from fixative.protection import refine
+        from fixative.protection import view as vw
+        from fixative.protection.graphs import get_graph
+        from fixative.protection.model import get_model
+        from fixative.protection.settings import MODE_TABLE
 
         mode = kind.split(":", 1)[1]
         settings = ProtectSettings(
@@ -123,7 +124,7 @@ def child(kind: str, src: str, dst: str, args: argparse.Namespace) -> None:
         v = vw.plan(height, width, view, model.spec.size_multiple)
         whole = refine.in_one_piece(v.view_height, v.view_width)
         steps = settings.n_steps  # 0: the generator alone opens no refinement graph
-        for role, runs in (refine.graphs_for(steps).items() if steps else ()):
+        for role, runs in refine.graphs_for(steps).items() if steps else ():
             if runs:
                 get_graph(role, settings.device, settings.threads, arena=whole)
         if not v.native:  # the native texture mask, outside the refinement

@@ -91,8 +91,15 @@ def build_core_wheel(wheels: Path) -> Path:
 def check_core_wheel(wheel: Path) -> None:
     """The extension has no other copy of the model: the wheel must carry the shipped one."""
     names = set(zipfile.ZipFile(wheel).namelist())
-    if "fixative/__init__.py" not in names:
-        msg = f"{wheel.name} has no fixative/__init__.py"
+    # Every package of the core (pyproject lists them one by one; a forgotten one is absent).
+    packages = sorted(
+        "fixative/" + str(p.relative_to(REPO / "core"))
+        for p in (REPO / "core").rglob("__init__.py")
+        if "__pycache__" not in p.parts
+    )
+    absent = [name for name in packages if name not in names]
+    if absent:
+        msg = f"{wheel.name} lacks the core's packages {absent}"
         raise BuildError(msg)
     if (REPO / "models" / "manifest.json").is_file():
         import json

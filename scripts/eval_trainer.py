@@ -10,9 +10,9 @@ resamplers -- and measured there against the clean image read the same way:
 - latent distortion ‖E(read(x′)) − E(read(x))‖ / ‖E(read(x))‖ with the shipped ONNX TAEF2 encoder;
 - AI-view PSNR between D(E(read(x′))) and D(E(read(x))) (shipped ONNX decoder; lower = the AI's
   reconstruction is further from the original's), also after colour matching, and its luma
-  SSIM (`fixative.measures`, the definitions `fixative check` reports);
+  SSIM (`fixative.protection.measures`, the definitions `fixative check` reports);
 - the same for uniform noise whose native PSNR equals the protected file's (per file,
-  `fixative.measures.matched_noise`).
+  `fixative.protection.measures.matched_noise`).
 
 A read never enlarges: an image whose area is at most R² is read at its own size (its sides cut to
 multiples of 8), as kohya-ss does with `bucket_no_upscale`; such reads are flagged `own_size`.
@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 from dataset import CLIP_PREFIX, eval_files, load_rgb
-from fixative.measures import AIView
+from fixative.protection.measures import AIView
 from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
@@ -70,13 +70,13 @@ CANVASES = {
 }
 # The engine files whose source decides the protected pixels (part of the cache digest).
 ENGINE_FILES = (
-    "protect.py",
-    "refine.py",
-    "view.py",
-    "pixels.py",
-    "graphs.py",
-    "model.py",
-    "settings.py",
+    "protection/protect.py",
+    "protection/refine.py",
+    "protection/view.py",
+    "image/pixels.py",
+    "protection/graphs.py",
+    "protection/model.py",
+    "protection/settings.py",
 )
 SIZE_LABELS = {"full": "full size", "4k": "4K"}
 
@@ -160,7 +160,7 @@ class TAEF2:
     """The shipped ONNX TAEF2 encoder and decoder (no torch)."""
 
     def __init__(self, threads: int | None) -> None:
-        from fixative.graphs import get_graph
+        from fixative.protection.graphs import get_graph
 
         self.encoder = get_graph("encoder", "cpu", threads)
         self.decoder = get_graph("decoder", "cpu", threads)
@@ -170,7 +170,7 @@ class TAEF2:
         return self.encoder.run(image=batch)[0]
 
     def decode(self, z: np.ndarray) -> np.ndarray:
-        """(H, W, 3) in [0, 1], the layout of `fixative.measures`."""
+        """(H, W, 3) in [0, 1], the layout of `fixative.protection.measures`."""
         return np.clip(self.decoder.run(latent=z)[0][0].transpose(1, 2, 0), 0.0, 1.0)
 
 
@@ -191,9 +191,9 @@ def psnr_u8(a: np.ndarray, b: np.ndarray) -> float:
 
 def matched_noise(clean: np.ndarray, target_psnr: float, seed: int) -> np.ndarray:
     """clean (uint8) + uniform noise, quantised to 8 bits, whose PSNR against clean is
-    `target_psnr`: the core's baseline (`fixative.measures.matched_noise`), as `fixative check`
-    makes it."""
-    from fixative.measures import matched_noise as noise_at
+    `target_psnr`: the core's baseline (`fixative.protection.measures.matched_noise`), as
+    `fixative check` makes it."""
+    from fixative.protection.measures import matched_noise as noise_at
 
     noisy = noise_at(clean.astype(np.float32) / 255.0, target_psnr, levels=255, seed=seed)
     return np.rint(noisy * 255.0).astype(np.uint8)
@@ -220,7 +220,7 @@ def _sha256_file(path: Path) -> str:
 def engine_digest(model_sha256: str, settings: dict) -> str:
     """Digest of what decides the protected pixels: model, graphs, engine source, settings."""
     import fixative
-    from fixative import graphs
+    from fixative.protection import graphs
 
     h = hashlib.sha256(model_sha256.encode())
     for role in sorted(graphs.INTERFACES):
@@ -230,7 +230,8 @@ def engine_digest(model_sha256: str, settings: dict) -> str:
             h.update(f"{role}: none".encode())  # a graph this engine does not ship
     core = Path(fixative.__file__).resolve().parent
     for name in ENGINE_FILES:
-        h.update(name.encode() + b"\0" + (core / name).read_bytes())
+        # The file's own name only, so that moving it between packages keeps earlier caches.
+        h.update(Path(name).name.encode() + b"\0" + (core / name).read_bytes())
     h.update(json.dumps(settings, sort_keys=True).encode())
     return h.hexdigest()[:16]
 
@@ -333,8 +334,8 @@ def protect_cell(img, mode, view, args, eps8: float) -> tuple[np.ndarray, dict]:
 def run(args) -> dict:
     """Run (or resume) the protocol; returns the summary (also the JSON written by --json)."""
     import fixative
-    from fixative.model import get_model
-    from fixative.view import plan
+    from fixative.protection.model import get_model
+    from fixative.protection.view import plan
 
     model = get_model(str(args.model) if args.model else None, "cpu", args.threads)
     eps = model.spec.epsilon[args.strength]
@@ -374,7 +375,7 @@ def run(args) -> dict:
     )
     ai = TAEF2(args.threads)
     if "thorough" in modes:
-        from fixative.graphs import get_graph
+        from fixative.protection.graphs import get_graph
 
         for role in ("encoder_grad", "texture_mask"):  # sessions made before any timing
             get_graph(role, "cpu", args.threads)

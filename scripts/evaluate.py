@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from dataset import CLIP_PREFIX, center_crop, eval_files, load_rgb
 from eot import jpeg_real
-from fixative.measures import AIView
+from fixative.protection.measures import AIView
 from metrics import psnr, relative_distortion, sign_agreement, ssim
 from pgd import pgd, target_pattern
 from PIL import Image
@@ -78,7 +78,7 @@ class OnnxGenerator(Perturber):
     """The exported generator, run by the core's own `Model` (its checks, its session)."""
 
     def __init__(self, path: Path, threads: int = 2) -> None:
-        from fixative.model import get_model
+        from fixative.protection.model import get_model
 
         self.model = get_model(str(path), "cpu", threads)
 
@@ -149,7 +149,8 @@ def reference(encoder, decoder, x: torch.Tensor) -> dict:
 
 
 def to_hwc(t: torch.Tensor) -> np.ndarray:
-    """(1, 3, H, W) tensor -> (H, W, 3) float64 array, the layout of `fixative.measures`."""
+    """(1, 3, H, W) tensor -> (H, W, 3) float64 array, the layout of
+    `fixative.protection.measures`."""
     return t[0].permute(1, 2, 0).double().numpy()
 
 
@@ -191,7 +192,7 @@ def grid(path: Path, rows_in: list[tuple[list[torch.Tensor], list[torch.Tensor]]
     """One row per image: the images (original | fast | thorough), then the AI's view of each:
     D(E(·)) for the same latents (AI view of original | of fast | of thorough), then the AI views
     of the protected images colour-matched to the original's (what a colour correction leaves)."""
-    from fixative.measures import colour_matched
+    from fixative.protection.measures import colour_matched
 
     rows = []
     with torch.no_grad():
@@ -506,7 +507,7 @@ def crops(args, modes: list[str]) -> tuple[dict, dict]:
     if not args.run and not args.model:
         manifest = json.loads((REPO / "models" / "manifest.json").read_text())
         args.model = REPO / "models" / manifest["default"]
-    from fixative.model import get_model
+    from fixative.protection.model import get_model
 
     # The budget is the model's (its metadata): the shipped one's when a checkpoint is measured.
     eps = get_model(args.model, "cpu", args.threads).spec.epsilon["medium"]
@@ -525,7 +526,7 @@ def crops(args, modes: list[str]) -> tuple[dict, dict]:
     mode_steps: dict[str, int] = {}
     gen.unit(next(iter(images.values())))  # warm-up: the first call's set-up is not timed
     if stepped:
-        from fixative.graphs import get_graph
+        from fixative.protection.graphs import get_graph
 
         for role in ("encoder_grad", "encoder", "texture_mask"):  # sessions made before timing
             get_graph(role, "cpu", args.threads)

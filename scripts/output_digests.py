@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO / "plugins" / "common"))  # the host glue, as the pl
 
 
 def _sources(folder: Path) -> None:
-    import fixative.png16 as png16
+    import fixative.image.png16 as png16
 
     base = np.asarray(Image.open(REPO / "samples" / "tiger.png").convert("RGBA"))[:200, :240]
     base = base.copy()

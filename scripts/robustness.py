@@ -7,7 +7,7 @@
 
 Each evaluation image (data/eval/, never trained on; a 256² centre crop, its own view in every
 mode) is protected at medium and, for each transform T, measured with the shipped ONNX TAEF2
-(`eval_trainer.TAEF2`) and the core's measures (`fixative.measures`):
+(`eval_trainer.TAEF2`) and the core's measures (`fixative.protection.measures`):
 
 - **kept**: ‖E(T(x′)) − E(T(x))‖ / ‖E(x′) − E(x)‖, the share of the latent distortion left
   (a transform that draws noise uses the same draw for both);
@@ -129,7 +129,7 @@ TRANSFORMS: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] = {
 
 def measure(ai: et.TAEF2, clean: np.ndarray, prot: np.ndarray, transform) -> dict[str, float]:
     """Kept share and colour-matched AI-view gap of one protected image under one transform."""
-    from fixative.measures import AIView, matched_noise, psnr
+    from fixative.protection.measures import AIView, matched_noise, psnr
 
     def unit(a: np.ndarray) -> np.ndarray:
         h8, w8 = a.shape[0] // 8 * 8, a.shape[1] // 8 * 8
@@ -197,7 +197,7 @@ def run(args: argparse.Namespace) -> dict:
 def grid(path: Path, ai: et.TAEF2, shown: dict, names: list[str]) -> None:
     """One row per mode: the colour-matched AI view of the first image's protected copy after
     each transform, in the table's order."""
-    from fixative.measures import colour_matched
+    from fixative.protection.measures import colour_matched
 
     rows = []
     for cells in shown.values():
@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     args = p.parse_args(argv)
     if args.half_blur:
-        from fixative import refine
+        from fixative.protection import refine
 
         refine.HALF_BLUR = args.half_blur
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]

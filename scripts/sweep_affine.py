@@ -16,7 +16,7 @@ import argparse
 import sys
 
 import evaluate
-from fixative import refine
+from fixative.protection import refine
 
 
 def main(argv: list[str] | None = None) -> int:

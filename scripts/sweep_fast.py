@@ -14,11 +14,12 @@ Each evaluation image (data/eval/, never trained on) is enlarged to 3840×2160 (
 trainer protocol's 4K versions), protected at medium with `--mode fast` and the variant's steps
 and view (and with `--mode generator` for reference), written as an 8-bit PNG would be, and read
 back as a trainer reads a file: about 1 MP, box filter (`eval_trainer.trainer_read`). There,
-against uniform noise of the protected file's own image PSNR (`fixative.measures.matched_noise`,
-added at 4K) read the same way, it reports the TAEF2 latent distortion (× noise's), the AI
-view below noise's (plain and colour-matched, `fixative.measures`), the image PSNR, the share
-of the latent distortion kept after JPEG q75 and after a 0.5× resize of the 4K file, and the
-seconds of `protect_array` (warm: sessions already made). Runs on onnxruntime alone.
+against uniform noise of the protected file's own image PSNR
+(`fixative.protection.measures.matched_noise`, added at 4K) read the same way, it reports the TAEF2
+latent distortion (× noise's), the AI view below noise's (plain and colour-matched,
+`fixative.protection.measures`), the image PSNR, the share of the latent distortion kept after JPEG
+q75 and after a 0.5× resize of the 4K file, and the seconds of `protect_array` (warm: sessions
+already made). Runs on onnxruntime alone.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def read(img: np.ndarray) -> np.ndarray:
 
 
 def measure(ai: et.TAEF2, clean: np.ndarray, prot: np.ndarray, noise: np.ndarray) -> dict:
-    from fixative.measures import AIView, gaps, psnr
+    from fixative.protection.measures import AIView, gaps, psnr
 
     z0 = ai.encode(read(clean))
     d0 = ai.decode(z0)
@@ -130,7 +131,7 @@ def crops(variants: list[str]) -> int:
     import dataclasses
 
     import evaluate
-    from fixative import refine, settings
+    from fixative.protection import refine, settings
 
     print("| step scale | start | latent × noise | colour-matched AI view below noise's "
           "| plain | image PSNR | kept JPEG q75 | kept 0.5× resize | SSIM clip-art |")  # fmt: skip

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Sweep thorough mode's knobs on unseen crops: how its defaults in core/refine.py were chosen.
+"""Sweep thorough mode's knobs on unseen crops: how its defaults in core/protection/refine.py were
+chosen.
 
     python scripts/sweep_thorough.py 3:2:50 4:3:50 8:2:0     # STEPS:HALF_EVERY:DECODER_WEIGHT
 
@@ -60,8 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("variants", nargs="+", help="STEPS:HALF_EVERY:DECODER_WEIGHT")
     args = p.parse_args(argv)
     import fixative
-    from fixative import refine
-    from fixative.graphs import get_graph, latent_distortion
+    from fixative.protection import refine
+    from fixative.protection.graphs import get_graph, latent_distortion
 
     enc, dec = get_graph("encoder", "cpu"), get_graph("decoder", "cpu")
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""How the view's enlargement filter and the texture mask's placement were chosen (core/view.py).
+"""How the view's enlargement filter and the texture mask's placement were chosen
+(core/protection/view.py).
 
     python scripts/sweep_view.py [--mode fast]
 
@@ -48,9 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mode", default="fast", choices=("fast", "thorough"))
     args = p.parse_args(argv)
     import fixative
-    from fixative import protect
-    from fixative import view as vw
-    from fixative.graphs import latent_distortion
+    from fixative.protection import protect
+    from fixative.protection import view as vw
+    from fixative.protection.graphs import latent_distortion
 
     images = [mosaic(m) for m in MOSAICS]
     variants = [

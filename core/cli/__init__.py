@@ -2,6 +2,9 @@
 registered once in COMMANDS; the library's modules know nothing of argparse.
 
 Exit codes: 0 all done, 1 some inputs failed (the others were still processed), 2 usage error.
+
+May import every package of the core (`jobs`, `protection`, `image`, `declarations`) and
+`atomic`, `errors`; only `fixative.__main__` and the `fixative` script import it.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """`fixative check FILE...`: the declarations a file carries and whether they hold; with
-`--original`, how far the pixels and the TAEF2 encoder's reading moved (`fixative.check`).
+`--original`, how far the pixels and the TAEF2 encoder's reading moved (`fixative.jobs.check`).
 
 Exit status: 0 every file carries declarations that check out, 1 some file has none, has a
 broken or mismatching C2PA manifest, 2 some file could not be read.
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..check import CheckError, check_file
+from ..jobs.check import CheckError, check_file
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:

@@ -7,10 +7,10 @@ import codecs
 import contextlib
 from typing import Any
 
-from .. import formats
-from .. import view as vw
 from ..errors import SettingsError
-from ..settings import MAX_STEPS
+from ..image import formats
+from ..protection import view as vw
+from ..protection.settings import MAX_STEPS
 
 
 class UsageError(Exception):

@@ -7,10 +7,18 @@ import json
 import sys
 from typing import Any
 
-from .. import __version__, graphs
-from .. import view as vw
+from .. import __version__
 from ..errors import FixativeError
-from ..settings import DEVICE_HELP, DEVICES, MAX_STEPS, MODE_TABLE, MODES, ProtectSettings
+from ..protection import graphs
+from ..protection import view as vw
+from ..protection.settings import (
+    DEVICE_HELP,
+    DEVICES,
+    MAX_STEPS,
+    MODE_TABLE,
+    MODES,
+    ProtectSettings,
+)
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -35,7 +43,7 @@ def _version_of(module: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import model as model_mod
+    from ..protection import model as model_mod
 
     info: dict[str, Any] = {
         "fixative": __version__,

@@ -16,11 +16,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from .. import batch, formats, graphs
-from .. import view as vw
-from ..declarations import AI_USE_VALUES, DATA_MINING_VALUES, DeclarationSettings
+from ..declarations.xmp import AI_USE_VALUES, DATA_MINING_VALUES, DeclarationSettings
 from ..errors import FixativeError, ModelError
-from ..settings import (
+from ..image import formats
+from ..jobs import batch
+from ..protection import graphs
+from ..protection import view as vw
+from ..protection.settings import (
     DEVICE_HELP,
     DEVICES,
     MAX_STEPS,
@@ -167,9 +169,9 @@ def _declarations(args: argparse.Namespace) -> DeclarationSettings:
 
 def _write_preview(src: Path, dst: Path, path: str, settings: ProtectSettings) -> str:
     """Write the preview sheet of `src` and its protected `dst` to `path` (PNG unless named)."""
-    from ..preview import sheet
-    from ..reading import read_image
-    from ..writing import write_image
+    from ..image.reading import read_image
+    from ..image.writing import write_image
+    from ..protection.preview import sheet
 
     original, protected = read_image(src).pixels, read_image(dst).pixels
     panels = sheet(original, protected, device=settings.device, threads=settings.threads)
@@ -272,10 +274,10 @@ def _remove_stale_temporaries(jobs: list[batch.Job]) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import files
     from ..errors import ImageWriteError, OutputExistsError
-    from ..model import get_model
-    from ..reading import output_problem
+    from ..image.reading import output_problem
+    from ..jobs import files
+    from ..protection.model import get_model
 
     plan = plan_outputs(args)
     jobs = plan.jobs

@@ -1,4 +1,5 @@
-"""`fixative site-snippets`: what an artist pastes into their website (`fixative.snippets`)."""
+"""`fixative site-snippets`: what an artist pastes into their website
+(`fixative.declarations.snippets`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 import sys
 from typing import Any
 
-from ..snippets import SECTIONS, SnippetError, render
+from ..declarations.snippets import SECTIONS, SnippetError, render
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:

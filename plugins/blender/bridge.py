@@ -2,10 +2,10 @@
 
 Blender keeps images as float RGBA rows from the bottom up, in the scene-linear colour space,
 and the Render Result has no readable `.pixels` in background mode at all. The core wants a
-display-referred, top-left, 8/16-bit image (`fixative.pixels`). `Image.save_render` does exactly
-that conversion, applying the scene's view transform, look, exposure and gamma, so a render
-goes through it into a temporary PNG that the core then reads: the protected file keeps the
-colour management a plain "Save As" of the render would have. Ordinary images are read from
+display-referred, top-left, 8/16-bit image (`fixative.image.pixels`). `Image.save_render` does
+exactly that conversion, applying the scene's view transform, look, exposure and gamma, so a render
+goes through it into a temporary PNG that the core then reads: the protected file keeps the colour
+management a plain "Save As" of the render would have. Ordinary images are read from
 `Image.pixels` instead (`image_raw`), as Blender saves them without the view transform.
 Protection itself goes through the glue shared with Krita and GIMP (`fixative_host`, see
 `host.py`).

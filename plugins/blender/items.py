@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import textwrap
 
-from fixative.formats import OUTPUT_SUFFIX, Format
+from fixative.image.formats import OUTPUT_SUFFIX, Format
 
 from . import bridge
 from .fixative_host import choices

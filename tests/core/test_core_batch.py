@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from fixative import atomic, batch, cli
+from fixative import atomic, cli
+from fixative.jobs import batch
 from PIL import Image
 
 GEN = ("--mode", "generator")  # the generator alone: these tests are about files
@@ -273,15 +274,15 @@ def test_an_output_written_meanwhile_by_another_run(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    import fixative.files
+    import fixative.jobs.files
 
-    real = fixative.files.protect_file
+    real = fixative.jobs.files.protect_file
 
     def racing(src: Path, dst: Path, *args: Any, **kwargs: Any) -> Any:  # the other run wins
         real(src, dst, *args, **kwargs)
         return real(src, dst, *args, **kwargs)
 
-    monkeypatch.setattr(fixative.files, "protect_file", racing)
+    monkeypatch.setattr(fixative.jobs.files, "protect_file", racing)
     flags = ["--skip-existing"] if skip_existing else []
     assert run("protect", art / "a.png", "--out-dir", out, *GEN, "--json", *flags) == (
         0 if skip_existing else 1
@@ -362,7 +363,7 @@ def test_a_run_removes_what_a_killed_run_left(
 # The CLI with every write cut in two by a pause, so that the kill can land inside a write.
 SLOW_WRITES = """
 import io, os, sys, time
-import fixative.writing as fw
+import fixative.image.writing as fw
 real = fw.encode
 def encode(buf, *args, **kwargs):
     whole = io.BytesIO()

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixative import cli, graphs, view
+from fixative import cli
 from fixative.cli.protect import ProgressLine
-from fixative.refine import DEFAULT_STEPS
-from fixative.settings import MAX_STEPS, MODE_TABLE, MODES, ProtectSettings
+from fixative.protection import graphs, view
+from fixative.protection.refine import DEFAULT_STEPS
+from fixative.protection.settings import MAX_STEPS, MODE_TABLE, MODES, ProtectSettings
 from PIL import Image
 
 
@@ -220,16 +221,16 @@ def test_python_dash_m_and_console_script(images: Path) -> None:
 def test_unexpected_failure_of_one_file_does_not_stop_the_others(
     images: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import fixative.files
+    import fixative.jobs.files
 
-    real = fixative.files.protect_file
+    real = fixative.jobs.files.protect_file
 
     def flaky(src, *args, **kwargs):
         if Path(src).name == "b.jpg":
             raise RuntimeError("simulated bug")
         return real(src, *args, **kwargs)
 
-    monkeypatch.setattr(fixative.files, "protect_file", flaky)
+    monkeypatch.setattr(fixative.jobs.files, "protect_file", flaky)
     files = sorted(images.iterdir())
     assert run("protect", *files, "--jobs", "2") == 1
     assert (images / "a-protected.png").exists() and (images / "c-protected.webp").exists()

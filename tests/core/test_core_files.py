@@ -1,4 +1,4 @@
-"""fixative.files: formats and modes, metadata kept, bad inputs refused, atomic writes."""
+"""fixative.jobs.files: formats and modes, metadata kept, bad inputs refused, atomic writes."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from fixative import (
     read_image,
     write_image,
 )
-from fixative.reading import estimate_jpeg_quality
+from fixative.image.reading import estimate_jpeg_quality
 from PIL import Image, ImageCms, PngImagePlugin
 
 DECLARED = b"DMI-PROHIBITED-GENAIMLTRAINING"
@@ -57,7 +57,7 @@ def exif_bytes() -> bytes:
 
 
 def png16_file(path: Path, arr: np.ndarray, text: dict[str, str] | None = None) -> None:
-    from fixative import png16
+    from fixative.image import png16
 
     path.write_bytes(png16.encode(arr, png16.PngMeta(text=text or {}, dpi=(300.0, 300.0))))
 

@@ -19,10 +19,11 @@ import warnings
 import zlib
 from pathlib import Path
 
-import fixative.files as ff
+import fixative.jobs.files as ff
 import numpy as np
 import pytest
-from fixative import FixativeError, ProtectSettings, png16, protect_file, tiff16
+from fixative import FixativeError, ProtectSettings, protect_file
+from fixative.image import png16, tiff16
 from hypothesis import HealthCheck, given, settings  # the test extra: never skipped without it
 from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin

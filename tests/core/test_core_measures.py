@@ -1,5 +1,5 @@
-"""The measures a sceptic reads (`fixative.measures`): colour matching undoes exactly what a
-colour correction can and nothing more; SSIM is the textbook formula; noise baselines are
+"""The measures a sceptic reads (`fixative.protection.measures`): colour matching undoes exactly
+what a colour correction can and nothing more; SSIM is the textbook formula; noise baselines are
 calibrated and repeatable."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import math
 
 import numpy as np
 import pytest
-from fixative import measures
 from fixative.errors import UnsupportedImageError
+from fixative.protection import measures
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""fixative.model: the contract enforced at load, manifests, sha256, providers, the cache."""
+"""fixative.protection.model: the contract enforced at load, manifests, sha256, providers, the
+cache."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fixative import ModelError
-from fixative import model as fm
+from fixative.protection import model as fm
 from onnx import TensorProto
 
 ModelFactory = Callable[..., Path]

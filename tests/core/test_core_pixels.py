@@ -1,11 +1,11 @@
-"""fixative.pixels: the array contract and exact conversions."""
+"""fixative.image.pixels: the array contract and exact conversions."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from fixative import UnsupportedImageError
-from fixative import pixels as px
+from fixative.image import pixels as px
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])

@@ -1,4 +1,4 @@
-"""fixative.png16 against an independent, straight-from-the-spec PNG filter encoder."""
+"""fixative.image.png16 against an independent, straight-from-the-spec PNG filter encoder."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import zlib
 
 import numpy as np
 import pytest
-from fixative import ImageReadError, png16
+from fixative import ImageReadError
+from fixative.image import png16
 
 
 def _paeth(a: int, b: int, c: int) -> int:

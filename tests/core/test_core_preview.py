@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fixative import ProtectSettings, UnsupportedImageError, protect_array
-from fixative.preview import GAP, ai_view, preview, sheet
+from fixative.protection.preview import GAP, ai_view, preview, sheet
 from PIL import Image
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "tiger.png"

@@ -1,4 +1,5 @@
-"""fixative.protect: tiling without seams, alpha, bit depth, budget, determinism, callbacks."""
+"""fixative.protection.protect: tiling without seams, alpha, bit depth, budget, determinism,
+callbacks."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fixative import Cancelled, ProtectSettings, UnsupportedImageError, protect_array
-from fixative.model import clear_cache, get_model
-from fixative.protect import plan, protect_with
+from fixative.protection.model import clear_cache, get_model
+from fixative.protection.protect import plan, protect_with
 
 ModelFactory = Callable[..., Path]
 

@@ -1,4 +1,5 @@
-"""fixative.settings, fixative.errors, fixative.report and the lazy public API."""
+"""fixative.protection.settings, fixative.errors, fixative.protection.report and the lazy public
+API."""
 
 from __future__ import annotations
 
@@ -76,7 +77,8 @@ def test_report_json_and_summary() -> None:
 def test_import_is_light_and_api_complete() -> None:
     """`import fixative` must not pull numpy or onnxruntime (hosts may lack them)."""
     code = (
-        "import sys, fixative, fixative.cli, fixative.model, fixative.protect, fixative.files;"
+        "import sys, fixative, fixative.cli, fixative.protection.model;"
+        "import fixative.protection.protect, fixative.jobs.files;"
         "print(sorted(m for m in ('numpy', 'onnxruntime', 'PIL') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -88,7 +90,8 @@ def test_import_is_light_and_api_complete() -> None:
 
 
 def test_missing_onnxruntime_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    from fixative import MissingDependencyError, model
+    from fixative import MissingDependencyError
+    from fixative.protection import model
 
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # makes `import onnxruntime` fail
     with pytest.raises(MissingDependencyError, match="pip install onnxruntime"):

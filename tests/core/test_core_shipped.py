@@ -69,8 +69,8 @@ def test_cli_protects_the_sample_within_budget(tmp_path: Path) -> None:
 
 
 def test_shipped_model_tiles_without_seams() -> None:
-    from fixative.model import get_model
-    from fixative.protect import plan, protect_with
+    from fixative.protection.model import get_model
+    from fixative.protection.protect import plan, protect_with
 
     model = get_model(None, "cpu", None)
     src = np.asarray(Image.open(SAMPLE).convert("RGBA"))

@@ -1,4 +1,4 @@
-"""fixative.tiff16: 16-bit colour TIFF through protect_file, and the decoder's variants."""
+"""fixative.image.tiff16: 16-bit colour TIFF through protect_file, and the decoder's variants."""
 
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixative import ImageReadError, ProtectSettings, protect_file, read_image, tiff16
+from fixative import ImageReadError, ProtectSettings, protect_file, read_image
+from fixative.image import tiff16
 from PIL import Image, ImageCms
 
 
 def hand_tiff(
     path: Path, arr: np.ndarray, *, compression: int = 1, predictor: int = 1, big: bool = False
 ) -> None:
-    """A minimal single-strip 16-bit TIFF written independently of fixative.tiff16."""
+    """A minimal single-strip 16-bit TIFF written independently of fixative.image.tiff16."""
     h, w, c = arr.shape
     e = ">" if big else "<"
     data = arr.astype(f"{e}u2")

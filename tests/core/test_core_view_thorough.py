@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fixative import Cancelled, ProtectSettings, protect_array
-from fixative import refine as rf
-from fixative import view as vw
-from fixative.graphs import get_graph, latent_distortion
-from fixative.model import get_model
-from fixative.protect import protect_with
-from fixative.settings import MODE_TABLE
+from fixative.protection import refine as rf
+from fixative.protection import view as vw
+from fixative.protection.graphs import get_graph, latent_distortion
+from fixative.protection.model import get_model
+from fixative.protection.protect import protect_with
+from fixative.protection.settings import MODE_TABLE
 from PIL import Image
 
 EVAL = Path(__file__).resolve().parents[2] / "data" / "eval"

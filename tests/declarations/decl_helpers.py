@@ -7,7 +7,7 @@ import struct
 import zlib
 from pathlib import Path
 
-from fixative.declarations import DeclarationSettings
+from fixative.declarations.xmp import DeclarationSettings
 from PIL import Image, PngImagePlugin
 
 FORMATS = {"PNG": ".png", "JPEG": ".jpg", "TIFF": ".tif", "WEBP": ".webp"}

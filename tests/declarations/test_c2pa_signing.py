@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from decl_helpers import FORMATS, save_with_xmp
-from fixative.c2pa_sign import (
+from fixative.declarations.c2pa_sign import (
     C2paSigningError,
     ensure_local_identity,
     local_identity,
@@ -21,7 +21,7 @@ from fixative.c2pa_sign import (
     sign_c2pa,
     training_mining_entries,
 )
-from fixative.declarations import DeclarationSettings, read_declarations, xmp_for
+from fixative.declarations.xmp import DeclarationSettings, read_declarations, xmp_for
 from PIL import Image
 
 SETTINGS = DeclarationSettings(c2pa=True, creator="Ana Ártist")
@@ -96,7 +96,7 @@ def test_a_foreign_root_does_not_make_it_trusted(tmp_path: Path, image: Image.Im
     path = save_with_xmp(image, tmp_path / "art.png", "PNG", None)
     sign_c2pa(path, "PNG", SETTINGS)
     other = tmp_path / "other"
-    from fixative.c2pa_sign import LocalIdentity
+    from fixative.declarations.c2pa_sign import LocalIdentity
 
     ensure_local_identity(SETTINGS, LocalIdentity(other))
     _, state, results = _read(path, anchor=other / "ca.pem")
@@ -313,7 +313,7 @@ def test_concurrent_first_use_creates_one_ca() -> None:
 
 
 def test_leaf_near_expiry_is_renewed_by_the_same_ca(monkeypatch: pytest.MonkeyPatch) -> None:
-    import fixative.c2pa_sign as cs
+    import fixative.declarations.c2pa_sign as cs
 
     chain1, _ = ensure_local_identity(SETTINGS)
     monkeypatch.setattr(cs, "_LEAF_RENEW_DAYS", 100_000)  # every leaf now counts as expiring
@@ -346,7 +346,7 @@ def test_damaged_identity_is_a_clear_error(tmp_path: Path, image: Image.Image) -
 def test_config_dir_per_platform(
     platform: str, env: dict, expected: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    import fixative.c2pa_sign as cs
+    import fixative.declarations.c2pa_sign as cs
 
     for name in ("XDG_CONFIG_HOME", "APPDATA"):
         monkeypatch.delenv(name, raising=False)

@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from decl_helpers import edit_one_png_pixel, save_with_xmp
-from fixative import check, cli
-from fixative.c2pa_sign import local_identity, sign_c2pa
-from fixative.declarations import DeclarationSettings, xmp_for
+from fixative import cli
+from fixative.declarations.c2pa_sign import local_identity, sign_c2pa
+from fixative.declarations.xmp import DeclarationSettings, xmp_for
+from fixative.jobs import check
 from PIL import Image
 
 SETTINGS = DeclarationSettings(c2pa=True, creator="Ana", other_constraints="no scraping")
@@ -158,7 +159,7 @@ def test_encoder_measures_are_taken_at_the_ai_view(
 ) -> None:
     """A picture larger than the view is encoded downscaled to it: original, protected and the
     noise baseline alike."""
-    from fixative import graphs, view
+    from fixative.protection import graphs, view
 
     seen: list[tuple[int, ...]] = []
     real = graphs.encode

@@ -9,9 +9,9 @@ import c2pa
 import fixative
 import numpy as np
 import pytest
-from fixative.c2pa_sign import local_identity
 from fixative.cli import main
-from fixative.declarations import DeclarationSettings
+from fixative.declarations.c2pa_sign import local_identity
+from fixative.declarations.xmp import DeclarationSettings
 from PIL import Image
 
 

@@ -11,9 +11,9 @@ import fixative
 import numpy as np
 import pytest
 from decl_helpers import ARTIST_PACKET, FORMATS, FULL, save_with_xmp
-from fixative.c2pa_sign import C2paSigningError, local_identity
 from fixative.cli import main
-from fixative.declarations import (
+from fixative.declarations.c2pa_sign import C2paSigningError, local_identity
+from fixative.declarations.xmp import (
     CorruptXmpError,
     DeclarationSettings,
     XmpTooLargeError,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from decl_helpers import ARTIST_PACKET, FORMATS, FULL, save_with_xmp
 from fixative import FixativeError
-from fixative.declarations import (
+from fixative.declarations.xmp import (
     DATA_MINING_VALUES,
     JPEG_XMP_MAX,
     CorruptXmpError,

@@ -220,8 +220,9 @@ def _unit_rgb(pixels: np.ndarray) -> np.ndarray:
 
 def latent_distortion(reference: np.ndarray, changed: np.ndarray) -> float:
     """Relative TAEF2 latent distortion ||E(x') - E(x)|| / ||E(x)|| over the RGB channels, with
-    the shipped ONNX encoder (`fixative.graphs`, no torch), at the size the host wrote."""
-    from fixative.graphs import latent_distortion as relative
+    the shipped ONNX encoder (`fixative.protection.graphs`, no torch), at the size the host
+    wrote."""
+    from fixative.protection.graphs import latent_distortion as relative
 
     # One thread: a small encoder on a busy 2-core machine crawls with two.
     return relative(_unit_rgb(reference), _unit_rgb(changed), threads=1)

@@ -23,9 +23,9 @@ import adapter_checks as chk
 import harness
 import numpy as np
 import pytest
-from fixative.formats import OUTPUT_SUFFIX
-from fixative.refine import DEFAULT_STEPS
-from fixative.settings import MODE_TABLE
+from fixative.image.formats import OUTPUT_SUFFIX
+from fixative.protection.refine import DEFAULT_STEPS
+from fixative.protection.settings import MODE_TABLE
 from harness import REPO, ROOT_RESULTS, run_host
 from PIL import Image
 
@@ -213,7 +213,8 @@ def test_extension_zip(blender_ext: Path) -> None:
     # Installed: the extension and the core from its wheel, in Blender's user folders.
     config = blender_ext / "blender-config"
     assert list(config.glob("*/extensions/user_default/fixative/__init__.py"))
-    assert list(config.glob("*/extensions/.local/lib/python*/site-packages/fixative/protect.py"))
+    site = "*/extensions/.local/lib/python*/site-packages"
+    assert list(config.glob(f"{site}/fixative/protection/protect.py"))
 
 
 @pytest.mark.parametrize("transparent", ["0", "1"], ids=["opaque", "film-transparent"])

@@ -17,8 +17,8 @@ import adapter_checks as chk
 import harness
 import numpy as np
 import pytest
-from fixative.refine import DEFAULT_STEPS
-from fixative.settings import (
+from fixative.protection.refine import DEFAULT_STEPS
+from fixative.protection.settings import (
     DECLARE_HELP,
     DECLARE_LABEL,
     MODE_HELP,

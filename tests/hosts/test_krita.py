@@ -19,10 +19,10 @@ from pathlib import Path
 import adapter_checks as chk
 import numpy as np
 import pytest
-from fixative.preview import GAP
-from fixative.refine import DEFAULT_STEPS
-from fixative.settings import DECLARE_LABEL, MODE_HELP, MODES, STRENGTH_HELP
-from fixative.view import VIEW_HELP
+from fixative.protection.preview import GAP
+from fixative.protection.refine import DEFAULT_STEPS
+from fixative.protection.settings import DECLARE_LABEL, MODE_HELP, MODES, STRENGTH_HELP
+from fixative.protection.view import VIEW_HELP
 from harness import ROOT_RESULTS, run_host
 from PIL import Image
 

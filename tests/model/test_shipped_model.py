@@ -10,7 +10,7 @@ import fixative
 import numpy as np
 import pytest
 import torch
-from fixative.model import load_spec
+from fixative.protection.model import load_spec
 
 REPO = Path(__file__).resolve().parents[2]
 MODELS = REPO / "models"

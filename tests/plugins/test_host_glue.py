@@ -182,8 +182,8 @@ def test_krita_settings_round_trip_and_tolerate_bad_values() -> None:
 
 
 def test_dialog_choices_are_the_cores() -> None:
-    from fixative.refine import DEFAULT_STEPS
-    from fixative.settings import MAX_STEPS, MODES, ProtectSettings
+    from fixative.protection.refine import DEFAULT_STEPS
+    from fixative.protection.settings import MAX_STEPS, MODES, ProtectSettings
 
     assert choices.MODES == MODES and ProtectSettings().mode == choices.DEFAULT_MODE
     assert ProtectSettings().view == choices.DEFAULT_VIEW and choices.MAX_STEPS == MAX_STEPS

@@ -13,8 +13,8 @@ REPO = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(REPO / "plugins" / "common"))
 
 import fixative  # noqa: E402
-from fixative import pixels as px  # noqa: E402
-from fixative import preview  # noqa: E402
+from fixative.image import pixels as px  # noqa: E402
+from fixative.protection import preview  # noqa: E402
 from fixative_host import HostCancelled, HostError, RawImage, choices  # noqa: E402
 from fixative_host.preview import run_preview  # noqa: E402
 

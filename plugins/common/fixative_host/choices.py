@@ -1,21 +1,21 @@
 """What the hosts' dialogs offer for mode, view and steps, taken from the core.
 
-The choices themselves (`fixative.settings.MODES`, the view's `auto`/`native`, the step range
-and its default) are the core's; this module only words them for a dialog, so Krita and GIMP
-say the same thing. Importing it needs neither numpy nor onnxruntime (the core's settings are
-plain Python), so a host that runs the core in an external Python can still build its dialog.
+The choices themselves (`fixative.protection.settings.MODES`, the view's `auto`/`native`, the step
+range and its default) are the core's; this module only words them for a dialog, so Krita and GIMP
+say the same thing. Importing it needs neither numpy nor onnxruntime (the core's settings are plain
+Python), so a host that runs the core in an external Python can still build its dialog.
 """
 
 from __future__ import annotations
 
-from fixative import formats as _formats
-from fixative import settings as _settings
-from fixative import view as _view
+from fixative.image import formats as _formats
+from fixative.protection import settings as _settings
+from fixative.protection import view as _view
 
 STRENGTHS = _settings.STRENGTHS
 DEFAULT_STRENGTH = _settings.ProtectSettings.strength
 DEVICES = _settings.DEVICES
-FORMATS = _formats.FORMATS  # Pillow name -> fixative.formats.Format
+FORMATS = _formats.FORMATS  # Pillow name -> fixative.image.formats.Format
 FORMAT_KEYS = _formats.KEYS  # png, jpeg, tiff, webp: the order the dialogs list them
 DEFAULT_FORMAT = "png"
 QUALITY_RANGE = _formats.QUALITY_RANGE  # JPEG / WebP quality, as the CLI's --quality

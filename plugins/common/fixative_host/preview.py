@@ -1,10 +1,10 @@
 """The "what the AI sees" preview for a host's dialog: protect in memory, return the sheet.
 
 `run_preview(raw, settings)` protects the host's pixels with the dialog's settings (nothing is
-written), then builds the core's sheet, `fixative.preview.sheet`: original | protected | the
-AI's reconstruction (TAEF2 encoder and decoder) of the original | of the protected picture, at
-about 512x512 each, side by side on white. The sheet comes back as an 8-bit RGB `RawImage`,
-so a host without numpy can show it (Krita: a QImage from its bytes; GIMP: a layer).
+written), then builds the core's sheet, `fixative.protection.preview.sheet`: original | protected |
+the AI's reconstruction (TAEF2 encoder and decoder) of the original | of the protected picture, at
+about 512x512 each, side by side on white. The sheet comes back as an 8-bit RGB `RawImage`, so a
+host without numpy can show it (Krita: a QImage from its bytes; GIMP: a layer).
 
 Like `runner.run_export`, it runs in the host's own Python when numpy and onnxruntime import
 there, else in an external Python through `python -m fixative_host.worker` (job kind
@@ -36,8 +36,8 @@ def compute(
 ) -> RawImage:
     """Protect `raw` in memory and build the sheet. Runs in whichever Python has the core."""
     import fixative
-    from fixative import pixels as px
-    from fixative import preview
+    from fixative.image import pixels as px
+    from fixative.protection import preview
 
     pixels = raw.to_array()
     if not keep_alpha:  # as the export will: a format without alpha is flattened first

@@ -61,7 +61,7 @@ def execute(
 
 def _protect_and_write(pixels, icc_profile, job: ExportJob, progress, cancel) -> dict:
     import fixative
-    from fixative.pixels import flatten_alpha
+    from fixative.image.pixels import flatten_alpha
 
     if not job.keep_alpha:
         pixels = flatten_alpha(pixels)  # RGB stays as it is

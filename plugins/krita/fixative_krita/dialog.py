@@ -12,7 +12,7 @@ import dataclasses
 import os
 from collections.abc import Callable
 
-from fixative.formats import QUALITY_RANGE
+from fixative.image.formats import QUALITY_RANGE
 from fixative_host import RawImage, choices
 
 from .qt import (

@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from fixative.formats import QUALITY_RANGE, Format
+from fixative.image.formats import QUALITY_RANGE, Format
 from fixative_host import ExportJob, choices
 
 GROUP = "fixative"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import gi
 
 gi.require_version("Gimp", "3.0")
-from fixative.formats import QUALITY_RANGE  # noqa: E402
+from fixative.image.formats import QUALITY_RANGE  # noqa: E402
 from fixative_host import choices  # noqa: E402
 from gi.repository import Gimp, GObject  # noqa: E402
 

@@ -1,7 +1,7 @@
 """GIMP's side of the output formats: procedure names, extension lists and capabilities.
 
 What a format is (label, extensions, mime type, lossy, alpha, 16 bits, default quality) is the
-core's (`fixative.formats`, through `fixative_host.choices`); only how GIMP registers it is
+core's (`fixative.image.formats`, through `fixative_host.choices`); only how GIMP registers it is
 here. Importing this needs no numpy: GIMP queries the plug-in before any export runs.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import gi
 
 gi.require_version("Gimp", "3.0")
-from fixative.formats import Format  # noqa: E402
+from fixative.image.formats import Format  # noqa: E402
 from fixative_host import choices  # noqa: E402
 from gi.repository import Gimp  # noqa: E402
 

@@ -15,7 +15,7 @@ import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import ImageReadError, UnsupportedImageError
+from ..errors import ImageReadError, UnsupportedImageError
 
 if TYPE_CHECKING:
     import numpy as np

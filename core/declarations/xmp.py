@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import FixativeError, SettingsError
+from ..errors import FixativeError, SettingsError
 
 # Namespaces. PLUS's is lower-case `ldf/xmp/1.0/`; the `.../LDF/1.0/` seen in some public
 # snippets is wrong and no reader understands it.

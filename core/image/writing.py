@@ -2,7 +2,8 @@
 
 Kept on write: ICC profile, EXIF (orientation as a tag; pixels are never rotated), DPI, PNG
 text chunks, XMP (merged with the declarations). uint16 and float32 arrays go out at 16 bits in
-PNG and TIFF and are reduced to 8 bits for JPEG and WebP (`fixative.formats` says which is which).
+PNG and TIFF and are reduced to 8 bits for JPEG and WebP (`fixative.image.formats` says which is
+which).
 """
 
 from __future__ import annotations
@@ -10,23 +11,30 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from . import atomic, formats, png16, tiff16
-from .declarations import DeclarationSettings
-from .errors import ImageWriteError, UnsupportedImageError
+from .. import atomic
+from ..declarations.xmp import DeclarationSettings
+from ..errors import ImageWriteError, UnsupportedImageError
+from . import formats, png16, tiff16
 from .reading import _TIFF_LAYOUT_TAGS, XMP_KEY, EncodeHints, Metadata, _dpi, _np, _pil
-from .settings import ProtectSettings
 
 if TYPE_CHECKING:
     import numpy as np
+
+
+class HasDeclarations(Protocol):
+    """Settings that carry declarations (`fixative.protection.settings.ProtectSettings`)."""
+
+    @property
+    def declarations(self) -> DeclarationSettings: ...
 
 
 @dataclass(frozen=True)
 class EncodeOptions:
     """How an output is encoded: its format and that encoder's parameters, decided once."""
 
-    format: str  # a key of fixative.formats.FORMATS
+    format: str  # a key of fixative.image.formats.FORMATS
     quality: int | None = None  # JPEG, and WebP unless lossless
     subsampling: int | None = None  # JPEG
     progressive: bool = False  # JPEG
@@ -179,7 +187,7 @@ def _declare(
     """The XMP to write: the existing packet, merged with declarations when they are on."""
     if not decl.enabled:
         return existing
-    from .declarations import xmp_for
+    from ..declarations.xmp import xmp_for
 
     return xmp_for(decl, existing, fmt=fmt, source=source)
 
@@ -201,7 +209,7 @@ def write_file(
 
     def finish(tmp: str) -> None:
         if sign:
-            from .c2pa_sign import sign_c2pa
+            from ..declarations.c2pa_sign import sign_c2pa
 
             sign_c2pa(tmp, opts.format, declarations, title=dst.name)
 
@@ -222,7 +230,7 @@ def write_image(
     pixels: np.ndarray,
     *,
     fmt: str,
-    settings: ProtectSettings | DeclarationSettings | None = None,
+    settings: HasDeclarations | DeclarationSettings | None = None,
     icc_profile: bytes | None = None,
     exif: bytes | None = None,
     dpi: tuple[float, float] | None = None,
@@ -231,7 +239,7 @@ def write_image(
     overwrite: bool = False,
     xmp: bytes | None = None,
 ) -> Written:
-    """Write an array (the `fixative.pixels` contract) atomically, with the declarations.
+    """Write an array (the `fixative.image.pixels` contract) atomically, with the declarations.
 
     For adapters that produce the pixels themselves. uint16 and float32 arrays are written as
     16-bit PNG, and reduced to 8 bits for JPEG and WebP.
@@ -239,7 +247,8 @@ def write_image(
     from . import pixels as px
 
     px.check(pixels, str(path))
-    decl = settings.declarations if isinstance(settings, ProtectSettings) else settings
+    # A ProtectSettings carries its declarations; taken by shape, as files sit below settings.
+    decl = settings if isinstance(settings, DeclarationSettings | None) else settings.declarations
     opts = EncodeOptions.resolve(formats.normalise(fmt, str(path)), quality)
     meta = Metadata(icc_profile, exif, _dpi(dpi), dict(text or {}), xmp)
     return write_file(

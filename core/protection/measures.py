@@ -16,7 +16,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from .errors import UnsupportedImageError
+from ..errors import UnsupportedImageError
 
 if TYPE_CHECKING:
     import numpy as np

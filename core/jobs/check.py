@@ -11,8 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .declarations import CorruptXmpError, read_declarations
-from .errors import FixativeError
+from ..declarations.xmp import CorruptXmpError, read_declarations
+from ..errors import FixativeError
 
 _HASH_CODES = ("assertion.dataHash", "assertion.boxesHash", "assertion.bmffHash")
 
@@ -150,8 +150,8 @@ def _load_unit(path: str | os.PathLike[str]) -> tuple[Any, int]:
     orientation, 16-bit and greyscale handling as protection itself)."""
     import numpy as np
 
-    from .errors import FixativeError
-    from .reading import read_image
+    from ..errors import FixativeError
+    from ..image.reading import read_image
 
     try:
         pixels = read_image(path).pixels
@@ -206,15 +206,15 @@ def measure_ai(
 
     The latent distortion ‖E(p) − E(o)‖ / ‖E(o)‖ and the AI view (`measures.AIView`: the
     reconstructions' PSNR, plain and colour-matched, and SSIM) are measured at the AI's view
-    (about 1 MP, `fixative.view`), as trainers read pictures and as protection aims; it also
-    keeps a 4K check from needing the graphs' gigabytes at native size. `name` (the protected
+    (about 1 MP, `fixative.protection.view`), as trainers read pictures and as protection aims; it
+    also keeps a 4K check from needing the graphs' gigabytes at native size. `name` (the protected
     file) goes into error messages.
     """
     import numpy as np
 
-    from . import graphs, measures
-    from . import view as vw
-    from .errors import ModelError
+    from ..errors import ModelError
+    from ..protection import graphs, measures
+    from ..protection import view as vw
 
     h, w = original.shape[:2]
     v = vw.plan(h, w, vw.AUTO, graphs.LATENT_FACTOR)

@@ -3,7 +3,8 @@
 Read: PNG, JPEG, TIFF, WebP in modes 1, L, LA, P (+transparency), RGB, RGBA, I;16, plus 16-bit
 colour PNG and TIFF through `png16` and `tiff16`. CMYK is refused (converting it would change the
 artist's colours behind their back). What a file carries besides pixels (`Metadata`) and how it
-was encoded (`EncodeHints`) are kept apart, so that `fixative.writing` can write it back alike.
+was encoded (`EncodeHints`) are kept apart, so that `fixative.image.writing` can write it back
+alike.
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import formats, png16, tiff16
-from .errors import (
+from ..errors import (
     FixativeError,
     ImageReadError,
     ImageTooLargeError,
     UnsupportedImageError,
     missing,
 )
+from . import formats, png16, tiff16
 
 if TYPE_CHECKING:
     import numpy as np
@@ -69,7 +70,7 @@ class ImageFile:
     """A decoded image: pixels in the array contract, its metadata and its encoding."""
 
     pixels: np.ndarray
-    format: str  # a key of fixative.formats.FORMATS
+    format: str  # a key of fixative.image.formats.FORMATS
     mode: str  # the source's Pillow mode ("RGB;16" etc. for 16-bit colour)
     meta: Metadata = field(default_factory=Metadata)
     hints: EncodeHints = field(default_factory=EncodeHints)

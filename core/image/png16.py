@@ -12,7 +12,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .errors import ImageReadError, UnsupportedImageError
+from ..errors import ImageReadError, UnsupportedImageError
 
 if TYPE_CHECKING:
     import numpy as np

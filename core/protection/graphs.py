@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ModelError
+from ..errors import ModelError
 from .model import MANIFEST, make_session, read_manifest, shipped_dir, shrinking_run_options
 
 if TYPE_CHECKING:

@@ -6,8 +6,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from .declarations import DeclarationSettings
-from .errors import SettingsError
+from ..declarations.xmp import DeclarationSettings
+from ..errors import SettingsError
 from .view import parse as view_setting
 
 STRENGTHS = ("low", "medium", "high")
@@ -26,8 +26,9 @@ GENERATOR = "generator"
 @dataclass(frozen=True)
 class Mode:
     """One way of computing the protection: the generator's perturbation, then `steps` signed
-    steps with the image encoder's own gradient (`fixative.refine`), computed at `view` when the
-    view setting is "auto" (`fixative.view`: "auto" is about 1 MP, an int N about N×N)."""
+    steps with the image encoder's own gradient (`fixative.protection.refine`), computed at `view`
+    when the view setting is "auto" (`fixative.protection.view`: "auto" is about 1 MP, an int N
+    about N×N)."""
 
     name: str
     steps: int  # gradient steps when none are asked for (0: the generator alone)
@@ -76,7 +77,7 @@ DEVICE_HELP = {
     "cpu": "always the CPU",
     "gpu": "the GPU (CUDA, DirectML or CoreML, whichever onnxruntime offers)",
 }
-# The declarations' one label and explanation (fixative.declarations writes them).
+# The declarations' one label and explanation (fixative.declarations.xmp writes them).
 DECLARE_LABEL = 'Declare "no AI training"'
 DECLARE_HELP = (
     "write machine-readable IPTC/XMP statements into the file that it may not be used for "
@@ -92,7 +93,7 @@ class ProtectSettings:
     with the encoder's own gradient (`steps` of them, default the mode's), "generator" is the
     generator alone. `view`: "auto" computes where the mode does (thorough and generator at the
     AI's view, about 1 MP; fast at about 512×512), "native" at the file's size, an int N at
-    about N×N pixels (see `fixative.view`).
+    about N×N pixels (see `fixative.protection.view`).
     """
 
     strength: str = "medium"

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import SettingsError
+from ..errors import SettingsError
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ KEYS = tuple(f.key for f in FORMATS.values())  # png, jpeg, tiff, webp: the orde
 ALIASES = {"JPG": "JPEG", "TIF": "TIFF"}  # accepted spellings of a format's name
 # Where a format cannot store alpha and a host exports an image that has it, the image is
 # composited over this grey level (1.0 = full-scale white, straight alpha;
-# `fixative.pixels.flatten_alpha`), as Krita's and GIMP's own JPEG exporters do. The CLI
+# `fixative.image.pixels.flatten_alpha`), as Krita's and GIMP's own JPEG exporters do. The CLI
 # instead refuses (a file's transparency is never dropped unasked).
 FLATTEN_BACKGROUND = 1.0
 OUTPUT_SUFFIX = "-protected"  # NAME.EXT -> NAME-protected.EXT, in the CLI and every host

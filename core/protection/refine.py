@@ -34,7 +34,7 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .errors import Cancelled
+from ..errors import Cancelled
 from .graphs import get_graph
 from .settings import MODE_TABLE, THOROUGH
 

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import formats
+from ..image import formats
 
 DEFAULT_SUFFIX = formats.OUTPUT_SUFFIX
 

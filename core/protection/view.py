@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .errors import SettingsError
+from ..errors import SettingsError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -117,7 +117,7 @@ def downscale(pixels: np.ndarray, v: View) -> np.ndarray:
     import numpy as np
     from PIL import Image
 
-    from . import pixels as px
+    from ..image import pixels as px
 
     resample = _filter(DOWN_FILTER)
     size = (v.view_width, v.view_height)

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import atomic
-from .declarations import DeclarationError, DeclarationSettings
-from .errors import missing
+from .. import atomic
+from ..errors import missing
+from .xmp import DeclarationError, DeclarationSettings
 
 MIME_TYPES = {
     "PNG": "image/png",
@@ -149,7 +149,7 @@ def training_mining_entries(
 def manifest_for(settings: DeclarationSettings, title: str | None = None) -> dict[str, Any]:
     """The manifest definition handed to `c2pa.Builder`."""
     try:
-        from . import __version__ as version
+        from .. import __version__ as version
     except ImportError:
         version = "unknown"
     assertions: list[dict[str, Any]] = []

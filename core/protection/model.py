@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ModelError, missing
+from ..errors import ModelError, missing
 
 if TYPE_CHECKING:
     import numpy as np
@@ -33,7 +33,7 @@ MANIFEST = "manifest.json"
 GPU_PROVIDERS = ("CUDAExecutionProvider", "DmlExecutionProvider", "CoreMLExecutionProvider")
 CPU_PROVIDER = "CPUExecutionProvider"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent  # fixative/ (core/ in a checkout)
 
 
 @dataclass(frozen=True)

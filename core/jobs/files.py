@@ -1,7 +1,7 @@
 """Protecting an image file: read it, protect its pixels, write it back alike.
 
-Reading is `fixative.reading`, writing `fixative.writing` (atomic, with the declarations), the
-formats `fixative.formats`; this module only puts them in order.
+Reading is `fixative.image.reading`, writing `fixative.image.writing` (atomic, with the
+declarations), the formats `fixative.image.formats`; this module only puts them in order.
 """
 
 from __future__ import annotations
@@ -11,15 +11,16 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import atomic, formats
-from .errors import UnsupportedImageError
-from .reading import read_image
-from .settings import ProtectSettings
-from .writing import EncodeOptions, write_file
+from .. import atomic
+from ..errors import UnsupportedImageError
+from ..image import formats
+from ..image.reading import read_image
+from ..image.writing import EncodeOptions, write_file
+from ..protection.settings import ProtectSettings
 
 if TYPE_CHECKING:
-    from .protect import Cancel, Progress
-    from .report import ProtectReport
+    from ..protection.protect import Cancel, Progress
+    from ..protection.report import ProtectReport
 
 
 def protect_file(
@@ -39,7 +40,7 @@ def protect_file(
     The format is `fmt`, else the one `dst`'s extension names, else the source's.
     `icc_profile` replaces the source's profile when given.
     """
-    from .protect import protect_array
+    from ..protection.protect import protect_array
 
     settings = settings or ProtectSettings()
     formats.check_quality(quality)
@@ -57,7 +58,7 @@ def protect_file(
         image.meta.icc_profile = icc_profile
     decl = settings.declarations
     if decl.enabled and image.meta.xmp:  # a hostile packet: refused before the work
-        from .declarations import xmp_for
+        from ..declarations.xmp import xmp_for
 
         xmp_for(decl, image.meta.xmp, source=str(src))  # size: checked on write
     protected, report = protect_array(image.pixels, settings, progress=progress, cancel=cancel)

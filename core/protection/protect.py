@@ -15,9 +15,9 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from . import pixels as px
+from ..errors import Cancelled
+from ..image import pixels as px
 from . import view as vw
-from .errors import Cancelled
 from .graphs import get_graph
 from .model import Model, get_model
 from .refine import refine
@@ -337,7 +337,7 @@ def protect_array(
     progress: Progress | None = None,
     cancel: Cancel | None = None,
 ) -> tuple[np.ndarray, ProtectReport]:
-    """Protect an image array (see `fixative.pixels` for the contract); returns a new array.
+    """Protect an image array (see `fixative.image.pixels` for the contract); returns a new array.
 
     Same shape and dtype as the input; alpha is copied unchanged and fully transparent pixels
     stay bit-identical. Raises `Cancelled` if `cancel()` returns True between tiles or steps.

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import pixels as px
+from ..errors import UnsupportedImageError
+from ..image import pixels as px
 from . import view as vw
-from .errors import UnsupportedImageError
 from .graphs import LATENT_FACTOR, get_graph
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .errors import UnsupportedImageError
+from ..errors import UnsupportedImageError
 
 if TYPE_CHECKING:
     import numpy as np

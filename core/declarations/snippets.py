@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-from .errors import SettingsError
+from ..errors import SettingsError
 
 SECTIONS = ("tdmrep", "headers", "html")
 ROBOTS_DIRECTIVES = "noai, noimageai"

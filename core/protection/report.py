@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .writing import Written
+    from ..image.writing import Written
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class ProtectReport:
     def for_output(
         self, written: Written, *, src: str | None = None, seconds: float | None = None
     ) -> ProtectReport:
-        """This report with the facts of the file written (`fixative.writing.Written`)."""
+        """This report with the facts of the file written (`fixative.image.writing.Written`)."""
         return dataclasses.replace(
             self,
             src=src,
