@@ -20,7 +20,7 @@ export PIP_BREAK_SYSTEM_PACKAGES=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 
 echo "== installing (python: $("$PY" -c 'import sys; print(sys.executable)'))"
 "$PY" -m pip install --quiet "torch==2.13.0"
-"$PY" -m pip install --quiet -e '.[test,train,c2pa,eval]'
+"$PY" -m pip install --quiet -e '.[test,train,c2pa,eval,ray]'
 # exiftool: the independent XMP reader of tests/declarations (installed only when root).
 if [[ $(id -u) -eq 0 ]] && ! command -v exiftool >/dev/null; then
     apt-get install -y -qq libimage-exiftool-perl >/dev/null || { apt-get update -qq && apt-get install -y -qq libimage-exiftool-perl >/dev/null; }

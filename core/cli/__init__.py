@@ -18,7 +18,7 @@ from ..errors import FixativeError
 from .common import UsageError
 
 # The modules of this package that add a command, in the order `fixative --help` lists them.
-COMMANDS = ("protect", "info", "check", "snippets")
+COMMANDS = ("protect", "batch", "info", "check", "snippets")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -64,6 +64,35 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         default=None,
         help=f"added to each output's name when no -o is given (default: {formats.OUTPUT_SUFFIX})",
     )
+    add_settings_arguments(p)
+    p.add_argument("--jobs", type=positive, default=1, help="files processed at once")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="skip inputs whose output is already there and complete (resume a batch); "
+        "with --overwrite, redo only the outputs that are not complete",
+    )
+    p.add_argument(
+        "--no-declare", action="store_true", help="do not write the no-AI-training declarations"
+    )
+    p.add_argument(
+        "--preview",
+        metavar="FILE",
+        help="also write what the AI sees (one input only): original | protected | the AI's "
+        "reconstruction of each, at about 512x512",
+    )
+    add_declaration_arguments(p)
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    out.add_argument("--json", action="store_true", help="print one JSON report on stdout")
+
+    return p
+
+
+def add_settings_arguments(p: argparse.ArgumentParser) -> None:
+    """--strength, --mode, --steps, --view, --device, --threads, --model, --format, --quality:
+    how files are protected, the same for `protect` and `batch`."""
     defaults = ProtectSettings()  # the CLI's defaults are the library's
     p.add_argument(
         "--strength", choices=STRENGTHS, default=defaults.strength, help=_choices(STRENGTH_HELP)
@@ -91,7 +120,6 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--device", choices=DEVICES, default=defaults.device, help=_choices(DEVICE_HELP))
     p.add_argument("--threads", type=positive, default=None, help="CPU threads for the model")
-    p.add_argument("--jobs", type=positive, default=1, help="files processed at once")
     p.add_argument("--model", metavar="ONNX", help="model file (default: the shipped model)")
     p.add_argument(
         "--format",
@@ -100,31 +128,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         help="output format (default: the one the output's extension names, else the input's)",
     )
     p.add_argument("--quality", type=quality, default=None, help="JPEG/WebP quality 1-100")
-    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    p.add_argument(
-        "--skip-existing",
-        action="store_true",
-        help="skip inputs whose output is already there and complete (resume a batch); "
-        "with --overwrite, redo only the outputs that are not complete",
-    )
-    p.add_argument(
-        "--no-declare", action="store_true", help="do not write the no-AI-training declarations"
-    )
-    p.add_argument(
-        "--preview",
-        metavar="FILE",
-        help="also write what the AI sees (one input only): original | protected | the AI's "
-        "reconstruction of each, at about 512x512",
-    )
-    _add_declaration_arguments(p)
-    out = p.add_mutually_exclusive_group()
-    out.add_argument("-q", "--quiet", action="store_true", help="print errors only")
-    out.add_argument("--json", action="store_true", help="print one JSON report on stdout")
-
-    return p
 
 
-def _add_declaration_arguments(parser: argparse.ArgumentParser) -> None:
+def add_declaration_arguments(parser: argparse.ArgumentParser) -> None:
     """--data-mining, --creator, --c2pa, ...: the fields of `DeclarationSettings`."""
     g = parser.add_argument_group("declarations (see docs/declarations.md)")
     g.add_argument(
@@ -165,6 +171,29 @@ def _declarations(args: argparse.Namespace) -> DeclarationSettings:
         c2pa_key=args.c2pa_key,
         ai_inference=args.ai_inference,
     )
+
+
+def settings_from_args(args: argparse.Namespace, threads: int | None) -> ProtectSettings:
+    """The ProtectSettings of `add_settings_arguments` and the declarations, or UsageError."""
+    if args.steps is not None and args.mode not in STEPPED_MODES:
+        msg = (
+            f"--steps applies to --mode {' or '.join(STEPPED_MODES)} only "
+            f"(--mode {args.mode} takes no steps)"
+        )
+        raise UsageError(msg)
+    try:
+        return ProtectSettings(
+            strength=args.strength,
+            mode=args.mode,
+            steps=args.steps,
+            view=args.view,
+            device=args.device,
+            threads=threads,
+            model_path=args.model,
+            declarations=_declarations(args),
+        )
+    except FixativeError as exc:  # e.g. a --web-statement that is not a URL
+        raise UsageError(str(exc)) from exc
 
 
 def _write_preview(src: Path, dst: Path, path: str, settings: ProtectSettings) -> str:
@@ -281,28 +310,10 @@ def run(args: argparse.Namespace) -> int:
 
     plan = plan_outputs(args)
     jobs = plan.jobs
-    if args.steps is not None and args.mode not in STEPPED_MODES:
-        msg = (
-            f"--steps applies to --mode {' or '.join(STEPPED_MODES)} only "
-            f"(--mode {args.mode} takes no steps)"
-        )
-        raise UsageError(msg)
     threads = args.threads
     if threads is None and args.jobs > 1:
         threads = max(1, (os.cpu_count() or 1) // args.jobs)
-    try:
-        settings = ProtectSettings(
-            strength=args.strength,
-            mode=args.mode,
-            steps=args.steps,
-            view=args.view,
-            device=args.device,
-            threads=threads,
-            model_path=args.model,
-            declarations=_declarations(args),
-        )
-    except FixativeError as exc:  # e.g. a --web-statement that is not a URL
-        raise UsageError(str(exc)) from exc
+    settings = settings_from_args(args, threads)
     safe_text(sys.stdout)
     safe_text(sys.stderr)
     if jobs:

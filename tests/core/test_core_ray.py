@@ -1,0 +1,104 @@
+"""`fixative batch --engine ray` on a local Ray with 2 CPUs (the `ray` extra, which the test
+command installs): the bytes of the local engine, failures alone, a killed driver resumed.
+
+Each run starts its own Ray in a child process (a few seconds), as a user's command does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import ray  # noqa: F401  - the extra under test must be installed
+from batch_helpers import corrupt, make_images, outputs
+from fixative.jobs import shards
+
+MODE = ("--mode", "fast")
+TIMEOUT = 300
+
+
+def batch(*argv: object, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "fixative", "batch", *(str(a) for a in argv)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT, **kwargs)
+
+
+def records(out: Path) -> list[dict]:
+    found = sorted((out / shards.STATE_DIR).glob("shard-*.json"))
+    return [json.loads(p.read_text()) for p in found]
+
+
+def test_ray_writes_the_bytes_of_the_local_engine(tmp_path: Path) -> None:
+    art = tmp_path / "art"
+    make_images(art, 5)
+    bad = corrupt(art / "art5.png")
+    local, distributed = tmp_path / "local", tmp_path / "ray"
+    done = batch(art, "--out-dir", local, *MODE, "--workers", "2", "--shard-size", "2", "-q")
+    assert done.returncode == 1, done.stderr  # the corrupt file
+    done = batch(
+        art, "--out-dir", distributed, *MODE, "--shard-size", "2", "--json",
+        "--engine", "ray", "--workers", "2",
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["done"], summary["skipped"], summary["failed"]) == (5, 0, 1)
+    assert [f["src"] for f in summary["failed_files"]] == [str(bad)]
+    assert outputs(distributed) == outputs(local)
+    assert len(outputs(local)) == 5
+    found = records(distributed)
+    assert len(found) == 3 and all(m["complete"] for m in found)
+    # Two workers did three shards: each kept its models for the next shard.
+    workers = {(m["worker"]["host"], m["worker"]["pid"]) for m in found}
+    assert len(workers) <= 2 and summary["worker_processes"] == len(workers)
+    assert {m["worker"]["engine"] for m in found} == {"ray"}
+    assert {m["worker"]["provider"] for m in found} == {"CPUExecutionProvider"}
+    failed = [f for m in found for f in m["files"] if f["status"] == "failed"]
+    assert [f["src"] for f in failed] == [str(bad)] and str(bad) in failed[0]["error"]
+
+
+def test_a_killed_driver_resumes_with_nothing_lost_or_twice(tmp_path: Path) -> None:
+    art = tmp_path / "art"
+    make_images(art, 8)
+    reference = tmp_path / "reference"
+    assert batch(art, "--out-dir", reference, *MODE, "-q").returncode == 0
+    out = tmp_path / "out"
+    args = (art, "--out-dir", out, *MODE, "--shard-size", "1", "--engine", "ray", "--workers", "2")
+    command = [sys.executable, "-m", "fixative", "batch", *(str(a) for a in args), "-q"]
+    driver = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline and driver.poll() is None:
+            try:
+                if any(m.get("complete") for m in records(out)):
+                    break
+            except (OSError, ValueError):
+                pass  # a manifest between its temporary file and its rename
+            time.sleep(0.05)
+        assert driver.poll() is None, "the batch ended before it could be killed"
+        os.kill(driver.pid, signal.SIGKILL)  # the driver only
+        driver.wait(timeout=30)
+    finally:
+        time.sleep(1)
+        # Then what the killed driver's Ray left behind, so that nothing outlives the test.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(driver.pid, signal.SIGKILL)
+    before = {m["shard"] for m in records(out) if m["complete"]}
+    assert 0 < len(before) < 8
+    again = batch(*args, "--json")
+    assert again.returncode == 0, again.stderr
+    summary = json.loads(again.stdout)
+    assert summary["failed"] == 0 and summary["done"] >= 1
+    assert summary["done"] + summary["skipped"] == 8 and summary["skipped"] >= len(before)
+    assert outputs(out) == outputs(reference)  # the same names and bytes, no temporaries
+    assert not [p for p in out.iterdir() if p.name.startswith(".") and p.name != shards.STATE_DIR]
+    found = records(out)
+    assert len(found) == 8 and all(m["complete"] for m in found)
+    srcs = [f["src"] for m in found for f in m["files"]]
+    assert sorted(srcs) == sorted(str(p) for p in art.iterdir())  # each file in one manifest
