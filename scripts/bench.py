@@ -4,6 +4,7 @@
     python scripts/bench.py [--sizes 1mp,4k,8k] [--modes fast[,thorough]] [--steps N]
                             [--view auto|native|N] [--repeat 1] [--model PATH] [--threads N]
                             [--images DIR] [--json FILE]
+    python scripts/bench.py --batch 24 [--modes fast] [--sizes 1mp] [--workers 2]
 
 Each measurement runs in its own subprocess so peak RSS is that of one job alone. "plain" is
 Pillow open + decode + PNG save of the same file; "protect" is `fixative.protect_file` (read,
@@ -282,6 +283,82 @@ def table(rows: list[dict], args: argparse.Namespace) -> str:
     return "\n".join(lines) + "\n"
 
 
+def batch_images(folder: Path, count: int, size: tuple[int, int], images: Path) -> None:
+    """`count` different pictures of `size`: crops of the evaluation images, each shifted."""
+    from PIL import Image
+
+    sources = sorted(images.glob("*.png"))
+    if not sources:
+        sys.exit(f"bench: no PNG images in {images}")
+    folder.mkdir(parents=True)
+    w, h = size
+    for i in range(count):
+        im = Image.open(sources[i % len(sources)]).convert("RGB")
+        scale = max(w / im.width, h / im.height) * (1.0 + 0.1 * (i // len(sources)))
+        im = im.resize((max(w, round(im.width * scale)), max(h, round(im.height * scale))))
+        x = (i * 37) % (im.width - w + 1)
+        y = (i * 53) % (im.height - h + 1)
+        im.crop((x, y, x + w, y + h)).save(folder / f"img{i:04d}.png")
+
+
+def bench_batch(args: argparse.Namespace, mode: str, size: tuple[int, int]) -> list[dict]:
+    """`fixative batch` on the same inputs with each engine: a row each."""
+    engines = [
+        ("local, 1 job", ["--engine", "local", "--workers", "1"]),
+        (f"local, {args.workers} jobs", ["--engine", "local", "--workers", str(args.workers)]),
+        (f"Ray, {args.workers} workers", ["--engine", "ray", "--workers", str(args.workers)]),
+    ]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="fixative-bench-batch-") as tmp:
+        inputs = Path(tmp) / "in"
+        batch_images(inputs, args.batch, size, args.images)
+        first: dict[str, bytes] | None = None
+        for n, (label, extra) in enumerate(engines):
+            out = Path(tmp) / f"out{n}"
+            cmd = [sys.executable, "-m", "fixative", "batch", str(inputs), "--out-dir", str(out)]
+            cmd += ["--mode", mode, "--view", str(args.view), "--json", *extra]
+            if args.model:
+                cmd += ["--model", args.model]
+            t = time.perf_counter()
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            seconds = time.perf_counter() - t
+            if done.returncode != 0:
+                sys.exit(f"bench: {label} failed:\n{done.stderr}")
+            summary = json.loads(done.stdout)
+            files = {p.name: p.read_bytes() for p in sorted(out.glob("*.png"))}
+            first = files if first is None else first
+            rows.append(
+                {
+                    "engine": label,
+                    "images": summary["done"],
+                    "seconds": seconds,
+                    "per_minute": summary["done"] / seconds * 60,
+                    "shards": summary["shards"],
+                    "worker_processes": summary["worker_processes"],
+                    "same_bytes": files == first,
+                }
+            )
+            print(f"{label}: {seconds:.1f} s", file=sys.stderr, flush=True)
+    return rows
+
+
+def batch_table(rows: list[dict], mode: str, size: tuple[int, int]) -> str:
+    base = rows[0]["per_minute"]
+    lines = [
+        f"`fixative batch`, {rows[0]['images']} images of {size[0]}×{size[1]}, {mode} mode, "
+        f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}):",
+        "",
+        "| engine | wall time | images per minute | × 1 job | same bytes |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['engine']} | {r['seconds']:.1f} s | {r['per_minute']:.1f} | "
+            f"{r['per_minute'] / base:.2f}× | {'yes' if r['same_bytes'] else 'NO'} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="1mp,4k,8k", help="1mp, 4k, 8k or WxH, comma-separated")
@@ -299,6 +376,10 @@ def main(argv: list[str] | None = None) -> int:
         "--images", type=Path, default=SAMPLE, help=f"PNGs to tile (default {SAMPLE})"
     )
     parser.add_argument("--json", type=Path, help="also write the measurements here")
+    parser.add_argument(
+        "--batch", type=int, metavar="N", help="time `fixative batch` on N images instead"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="--batch: jobs / Ray workers")
     parser.add_argument("--child", nargs=3, metavar=("KIND", "SRC", "DST"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -307,6 +388,15 @@ def main(argv: list[str] | None = None) -> int:
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     if not modes or any(m not in ("generator", "fast", "thorough") for m in modes):
         parser.error(f"--modes: generator, fast and/or thorough, not {args.modes!r}")
+    if args.batch:
+        size = parse_sizes(args.sizes)[0][1] if args.sizes != "1mp,4k,8k" else SIZES["1mp"]
+        batch_rows = bench_batch(args, modes[0], size)
+        text = batch_table(batch_rows, modes[0], size)
+        print(text)
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps({"batch": batch_rows, "table": text}, indent=2) + "\n")
+        return 0 if all(r["same_bytes"] for r in batch_rows) else 1
     rows = []
     with tempfile.TemporaryDirectory(prefix="fixative-bench-") as tmp:
         for name, size in parse_sizes(args.sizes):

@@ -88,9 +88,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--shard-size",
         type=positive,
-        default=shards.DEFAULT_SHARD_SIZE,
+        default=None,
         metavar="N",
-        help="files per shard, the unit that is redone after a crash (default: %(default)s)",
+        help="files per shard, the unit that is redone after a crash (default: enough for "
+        f"64 shards, at most {shards.DEFAULT_SHARD_SIZE}; a resumed batch keeps its own)",
     )
     add_settings_arguments(p)
     p.add_argument(
@@ -204,12 +205,14 @@ def run(args: argparse.Namespace) -> int:
         quality=args.quality,
         overwrite=args.overwrite,
     )
+    items = [shards.Item(str(j.src), str(j.dst), j.make_folder) for j in plan.jobs]
     try:
-        resuming = shards.open_state(out_dir, spec, fresh=args.overwrite)
+        resuming, size = shards.open_state(
+            out_dir, spec, fresh=args.overwrite, shard_size=args.shard_size, files=len(items)
+        )
     except shards.BatchStateError as exc:
         raise UsageError(str(exc)) from None
-    items = [shards.Item(str(j.src), str(j.dst), j.make_folder) for j in plan.jobs]
-    cut = shards.plan_shards(items, args.shard_size)
+    cut = shards.plan_shards(items, size)
     removed = _remove_stale_temporaries(plan.jobs)
     show = not (args.quiet or args.json)
     tally = Tally(len(items), len(cut), show, errors=not args.json)
@@ -236,6 +239,7 @@ def run(args: argparse.Namespace) -> int:
         "failed": failed,
         "files": len(items),
         "shards": len(cut),
+        "shard_size": size,
         "engine": args.engine,
         "workers": args.workers,
         "worker_processes": len(tally.workers),

@@ -135,12 +135,15 @@ def run_ray(
         return
     started = not ray.is_initialized()
     if started:
-        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        options: dict[str, Any] = {
+            "include_dashboard": False,
+            "log_to_driver": False,
+            "logging_level": "ERROR",  # Ray's start-up notices would bury the progress lines
+        }
         if address:
             options["address"] = address
-        else:
+        else:  # GPUs: the ones Ray finds on this machine
             options["num_cpus"] = max(1, round(workers * cpus))
-            options["num_gpus"] = max(0, round(workers * gpus)) if gpus else 0
         try:
             ray.init(**options)
         except Exception as exc:  # ConnectionError, RuntimeError: Ray's own words
@@ -169,7 +172,7 @@ def _drive(
     def new_actor() -> Any:
         return actor_class.remote(spec, cpus, "ray")
 
-    actors = [new_actor() for _ in range(min(workers, len(todo)))]
+    actors = [new_actor() for _ in range(min(workers, len(todo), _room(ray, cpus, gpus)))]
     try:  # a worker that cannot load the models fails the batch once, not every shard
         ray.get([a.__ray_ready__.remote() for a in actors])
     except ray.exceptions.RayError as exc:
@@ -195,6 +198,21 @@ def _drive(
             actor = new_actor()
         on_outcome(outcome)
         submit(actor)
+
+
+def _room(ray: Any, cpus: float, gpus: float) -> int:
+    """How many workers the cluster holds now: asking for more would wait for ever."""
+    total = ray.cluster_resources()
+    room = int(total.get("CPU", 0) // cpus) if cpus else 1 << 30
+    if gpus:
+        room = min(room, int(total.get("GPU", 0) // gpus))
+    if room < 1:
+        msg = (
+            f"the Ray cluster has {total.get('CPU', 0):g} CPU(s) and {total.get('GPU', 0):g} "
+            f"GPU(s): not enough for one worker of {cpus:g} CPU(s) and {gpus:g} GPU(s)"
+        )
+        raise EngineError(msg)
+    return room
 
 
 def _cause(exc: BaseException) -> str:

@@ -143,11 +143,21 @@ def read_json(path: Path) -> dict[str, Any] | None:
     return data
 
 
-def open_state(out_dir: Path, spec: ShardSpec, *, fresh: bool) -> bool:
-    """Make or check `OUT/.fixative-batch/job.json`; True when resuming an earlier run.
+def auto_shard_size(files: int) -> int:
+    """Files per shard when none is asked: at least 64 shards, so that many workers share a
+    batch, and at most DEFAULT_SHARD_SIZE files lost to a kill in each."""
+    return max(1, min(DEFAULT_SHARD_SIZE, -(-files // 64)))
+
+
+def open_state(
+    out_dir: Path, spec: ShardSpec, *, fresh: bool, shard_size: int | None, files: int
+) -> tuple[bool, int]:
+    """Make or check `OUT/.fixative-batch/job.json`: (resuming an earlier run, shard size).
 
     `fresh` (the command's --overwrite) forgets earlier manifests. Another batch's state (other
-    settings, model or format) is refused, so that two batches never mix in one folder.
+    settings, model or format) is refused, so that two batches never mix in one folder. A
+    resumed batch keeps the shard size it began with unless another is asked, so that it cuts
+    the same shards.
     """
     state = out_dir / STATE_DIR
     job_path = state / JOB_FILE
@@ -162,10 +172,14 @@ def open_state(out_dir: Path, spec: ShardSpec, *, fresh: bool) -> bool:
     if fresh:
         for old in state.glob("shard-*.json"):
             old.unlink()
-    if job is None:
+    earlier = job.get("shard_size") if job is not None else None
+    size = shard_size or (earlier if isinstance(earlier, int) and earlier > 0 else None)
+    size = size or auto_shard_size(files)
+    if job is None or size != earlier:
         record = {"format_version": FORMAT_VERSION, "identity": spec.identity()}
-        _write_json(job_path, {**record, "created": time.time()})
-    return job is not None
+        created = job.get("created") if job is not None else time.time()
+        _write_json(job_path, {**record, "created": created, "shard_size": size})
+    return job is not None, size
 
 
 def _plain(data: Any) -> Any:

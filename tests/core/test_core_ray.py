@@ -102,3 +102,14 @@ def test_a_killed_driver_resumes_with_nothing_lost_or_twice(tmp_path: Path) -> N
     assert len(found) == 8 and all(m["complete"] for m in found)
     srcs = [f["src"] for m in found for f in m["files"]]
     assert sorted(srcs) == sorted(str(p) for p in art.iterdir())  # each file in one manifest
+
+
+def test_workers_the_cluster_cannot_hold_are_refused_not_awaited(tmp_path: Path) -> None:
+    """No GPU here: a worker that needs one would wait for ever; the batch says so instead."""
+    art = tmp_path / "art"
+    make_images(art, 1)
+    done = batch(
+        art, "--out-dir", tmp_path / "out", *MODE, "--engine", "ray", "--gpus-per-worker", "1"
+    )
+    assert done.returncode == 1
+    assert "not enough for one worker" in done.stderr and "0 GPU(s)" in done.stderr

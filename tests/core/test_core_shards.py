@@ -183,3 +183,18 @@ def test_plan_shards_cuts_in_order() -> None:
     with pytest.raises(shards.FixativeError):
         shards.plan_shards(items, 0)
     assert engines.ENGINES == ("local", "ray")
+
+
+def test_shard_size_by_default_and_kept_by_a_resumed_batch(
+    art: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert [shards.auto_shard_size(n) for n in (1, 64, 65, 640, 10**6)] == [1, 1, 2, 10, 32]
+    out = tmp_path / "out"
+    assert run("batch", art, "--out-dir", out, *MODE, "--shard-size", "2", "-q") == 0
+    capsys.readouterr()
+    assert run("batch", art, "--out-dir", out, *MODE, "--json") == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["shards"], summary["shard_size"], summary["skipped"]) == (3, 2, 5)
+    fresh = tmp_path / "fresh"
+    assert run("batch", art, "--out-dir", fresh, *MODE, "--json") == 0
+    assert json.loads(capsys.readouterr().out)["shards"] == 5  # 5 files: one each
