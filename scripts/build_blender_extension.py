@@ -76,6 +76,9 @@ def stage_source(stage: Path) -> None:
 
 def build_core_wheel(wheels: Path) -> Path:
     wheels.mkdir(parents=True, exist_ok=True)
+    # setuptools copies into build/lib and never empties it: a module moved or removed since an
+    # earlier build would ship again, stale, beside its new place.
+    shutil.rmtree(REPO / "build" / "lib" / "fixative", ignore_errors=True)
     before = set(wheels.glob("*.whl"))
     run([sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "-w", str(wheels)])
     built = [w for w in wheels.glob("fixative-*.whl") if w not in before] or list(

@@ -21,14 +21,8 @@ from ..jobs import batch as planner
 from ..jobs import engines, shards
 from ..protection import graphs
 from ..protection.settings import STEPPED_MODES
-from .common import UsageError, positive, safe_text
-from .protect import (
-    UNSUPPORTED_SHOWN,
-    _remove_stale_temporaries,
-    add_declaration_arguments,
-    add_settings_arguments,
-    settings_from_args,
-)
+from .common import UsageError, positive, print_unsupported, remove_stale_temporaries, safe_text
+from .protect import add_declaration_arguments, add_settings_arguments, settings_from_args
 
 FAILED_SHOWN = 20  # failed files named in the text summary (the manifests hold them all)
 
@@ -213,7 +207,7 @@ def run(args: argparse.Namespace) -> int:
     except shards.BatchStateError as exc:
         raise UsageError(str(exc)) from None
     cut = shards.plan_shards(items, size)
-    removed = _remove_stale_temporaries(plan.jobs)
+    removed = remove_stale_temporaries(plan.jobs)
     show = not (args.quiet or args.json)
     tally = Tally(len(items), len(cut), show, errors=not args.json)
     if not args.json:
@@ -263,11 +257,5 @@ def run(args: argparse.Namespace) -> int:
             names = ", ".join(s for s, _e in tally.failed[:FAILED_SHOWN])
             more = len(tally.failed) - FAILED_SHOWN
             print(f"failed: {names}" + (f" and {more} more" if more > 0 else ""))
-        if plan.unsupported:
-            shown = ", ".join(str(p) for p in plan.unsupported[:UNSUPPORTED_SHOWN])
-            more = len(plan.unsupported) - UNSUPPORTED_SHOWN
-            print(
-                f"not protected, not a PNG, JPEG, TIFF or WebP file: {len(plan.unsupported)}: "
-                f"{shown}" + (f" and {more} more" if more > 0 else "")
-            )
+        print_unsupported(plan.unsupported)
     return 1 if failed else 0

@@ -5,12 +5,18 @@ from __future__ import annotations
 import argparse
 import codecs
 import contextlib
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import SettingsError
 from ..image import formats
 from ..protection import view as vw
 from ..protection.settings import MAX_STEPS
+
+if TYPE_CHECKING:
+    from ..jobs.batch import Job
+
+UNSUPPORTED_SHOWN = 20  # unsupported files named in the text summary (--json lists them all)
 
 
 class UsageError(Exception):
@@ -83,3 +89,23 @@ def safe_text(stream: Any) -> None:
     if reconfigure is not None:
         with contextlib.suppress(Exception):
             reconfigure(errors="fixative.escape")
+
+
+def remove_stale_temporaries(jobs: list[Job]) -> list[Path]:
+    """Temporary files left in the output folders by a killed run (see fixative.atomic)."""
+    from .. import atomic
+
+    removed: list[Path] = []
+    for folder in dict.fromkeys(job.dst.parent for job in jobs):
+        removed += atomic.remove_stale(folder if str(folder) else Path("."))
+    return removed
+
+
+def print_unsupported(paths: list[Path]) -> None:
+    """The summary's line naming the files that are not images Fixative takes."""
+    if not paths:
+        return
+    shown = ", ".join(str(p) for p in paths[:UNSUPPORTED_SHOWN])
+    more = len(paths) - UNSUPPORTED_SHOWN
+    tail = f" and {more} more (--json lists them all)" if more > 0 else ""
+    print(f"not protected, not a PNG, JPEG, TIFF or WebP file: {len(paths)} file(s): {shown}{tail}")

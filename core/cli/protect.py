@@ -34,7 +34,16 @@ from ..protection.settings import (
     STRENGTHS,
     ProtectSettings,
 )
-from .common import UsageError, positive, quality, safe_text, steps, view
+from .common import (
+    UsageError,
+    positive,
+    print_unsupported,
+    quality,
+    remove_stale_temporaries,
+    safe_text,
+    steps,
+    view,
+)
 
 
 def _choices(table: dict[str, str]) -> str:
@@ -289,19 +298,6 @@ class ProgressLine:
             print(text, file=stream, flush=True)
 
 
-UNSUPPORTED_SHOWN = 20  # unsupported files named in the text summary (--json lists them all)
-
-
-def _remove_stale_temporaries(jobs: list[batch.Job]) -> list[Path]:
-    """Temporary files left in the output folders by a killed run (see fixative.atomic)."""
-    from .. import atomic
-
-    removed: list[Path] = []
-    for folder in dict.fromkeys(job.dst.parent for job in jobs):
-        removed += atomic.remove_stale(folder if str(folder) else Path("."))
-    return removed
-
-
 def run(args: argparse.Namespace) -> int:
     from ..errors import ImageWriteError, OutputExistsError
     from ..image.reading import output_problem
@@ -323,7 +319,7 @@ def run(args: argparse.Namespace) -> int:
                 if "error" in row:
                     raise ModelError(row["error"])
     show = not (args.quiet or args.json)
-    removed = _remove_stale_temporaries(jobs)
+    removed = remove_stale_temporaries(jobs)
     if removed and show:
         print(
             f"removed {len(removed)} temporary file(s) left by an interrupted run",
@@ -437,12 +433,5 @@ def run(args: argparse.Namespace) -> int:
             parts.append(f"{failed} failed")
         head = parts[0] + (f" ({', '.join(parts[1:])})" if parts[1:] else "")
         print(f"{head} in {seconds:.1f} s")
-        if plan.unsupported:
-            shown = ", ".join(str(p) for p in plan.unsupported[:UNSUPPORTED_SHOWN])
-            more = len(plan.unsupported) - UNSUPPORTED_SHOWN
-            tail = f" and {more} more (--json lists them all)" if more > 0 else ""
-            print(
-                f"not protected, not a PNG, JPEG, TIFF or WebP file: "
-                f"{len(plan.unsupported)} file(s): {shown}{tail}"
-            )
+        print_unsupported(plan.unsupported)
     return 1 if failed else 0

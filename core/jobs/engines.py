@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 from ..errors import FixativeError, MissingDependencyError
@@ -80,8 +80,9 @@ def run_local(
             on_outcome(worker.run(shard, resuming))
         return
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for outcome in pool.map(lambda s: worker.run(s, resuming), todo):
-            on_outcome(outcome)
+        futures = [pool.submit(worker.run, shard, resuming) for shard in todo]
+        for future in as_completed(futures):  # as they finish, for the progress lines
+            on_outcome(future.result())
 
 
 def _ray() -> Any:
