@@ -137,19 +137,25 @@ def run_ray(
     started = not ray.is_initialized()
     if started:
         options: dict[str, Any] = {
-            "include_dashboard": False,
             "log_to_driver": False,
             "logging_level": "ERROR",  # Ray's start-up notices would bury the progress lines
         }
-        if address:
+        if address:  # a cluster's own settings (resources, dashboard) are its own
             options["address"] = address
         else:  # GPUs: the ones Ray finds on this machine
             options["num_cpus"] = max(1, round(workers * cpus))
+            options["include_dashboard"] = False
         try:
             ray.init(**options)
         except Exception as exc:  # ConnectionError, RuntimeError: Ray's own words
-            where = f"the Ray cluster at {address}" if address else "a local Ray"
-            msg = f"cannot start {where}: {exc}"
+            if address:
+                msg = (
+                    f"cannot join the Ray cluster at {address}: {exc} (a cluster with token "
+                    "authentication also needs RAY_AUTH_MODE=token and its token here: "
+                    "docs/scale.md)"
+                )
+            else:
+                msg = f"cannot start a local Ray: {exc}"
             raise EngineError(msg) from exc
     try:
         _drive(ray, todo, spec, workers, resuming, on_outcome, cpus, gpus)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -113,3 +115,41 @@ def test_workers_the_cluster_cannot_hold_are_refused_not_awaited(tmp_path: Path)
     )
     assert done.returncode == 1
     assert "not enough for one worker" in done.stderr and "0 GPU(s)" in done.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_joining_a_running_cluster_leaves_it_running(tmp_path: Path) -> None:
+    """--address: the batch joins a cluster started apart (token authentication on, as Ray
+    clusters now run), uses its workers, and leaves it running."""
+    art = tmp_path / "art"
+    make_images(art, 3)
+    address = f"127.0.0.1:{_free_port()}"
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
+    ray_cli = [sys.executable, "-m", "ray.scripts.scripts"]
+    start = [*ray_cli, "start", "--head", "--num-cpus", "2", "--node-ip-address", "127.0.0.1"]
+    start += ["--port", address.split(":")[1], "--include-dashboard", "false"]
+    started = subprocess.run(
+        [*start, "--disable-usage-stats"], env=env, capture_output=True, text=True, timeout=180
+    )
+    try:
+        assert started.returncode == 0, started.stderr
+        done = batch(
+            art, "--out-dir", tmp_path / "out", *MODE, "--engine", "ray", "--address", address,
+            "--workers", "2", "--json", env=env,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        summary = json.loads(done.stdout)
+        assert (summary["done"], summary["failed"]) == (3, 0)
+        assert 1 <= summary["worker_processes"] <= 2
+        status = subprocess.run(
+            [*ray_cli, "status", "--address", address],
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert status.returncode == 0, status.stderr  # still there for the next job
+    finally:
+        subprocess.run([*ray_cli, "stop", "--force"], env=env, capture_output=True, timeout=120)
