@@ -10,6 +10,7 @@ earlier), 1 some files failed (the others were still processed), 2 usage error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -215,16 +216,18 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: {text}", file=sys.stderr)
         if show and resuming:
             print(f"resuming the batch in {out_dir}", file=sys.stderr)
-    engines.run(
-        args.engine,
-        cut,
-        spec,
-        workers=args.workers,
-        resuming=resuming,
-        on_outcome=tally,
-        address=args.address,
-        gpus=args.gpus_per_worker,
-    )
+    # Ray prints its workers' news (a worker that died) on stdout: keep stdout for the summary.
+    with contextlib.redirect_stdout(sys.stderr):
+        engines.run(
+            args.engine,
+            cut,
+            spec,
+            workers=args.workers,
+            resuming=resuming,
+            on_outcome=tally,
+            address=args.address,
+            gpus=args.gpus_per_worker,
+        )
     seconds = time.perf_counter() - tally.start
     failed = len(tally.failed) + len(plan.unreadable)
     summary = {

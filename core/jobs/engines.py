@@ -18,7 +18,16 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 from ..errors import FixativeError, MissingDependencyError
-from .shards import Outcome, Shard, ShardSpec, is_finished, run_shard, skipped_outcome
+from .shards import (
+    PROTECTED,
+    Outcome,
+    Shard,
+    ShardSpec,
+    is_finished,
+    manifest_path,
+    read_json,
+    run_shard,
+)
 
 ENGINES = ("local", "ray")
 ENGINE_HELP = {
@@ -56,7 +65,7 @@ def pending(shards: Sequence[Shard], spec: ShardSpec, on_outcome: OnOutcome) -> 
     todo = []
     for shard in shards:
         if is_finished(spec, shard):
-            on_outcome(skipped_outcome(spec, shard))
+            on_outcome(Outcome(shard.index, skipped=[i.src for i in shard.items]))
         else:
             todo.append(shard)
     return todo
@@ -230,8 +239,6 @@ def _cause(exc: BaseException) -> str:
 def _lost(shard: Shard, spec: ShardSpec, error: str) -> Outcome:
     """A shard whose worker died: files its manifest records as protected stand, the rest
     failed (the next run redoes them)."""
-    from .shards import PROTECTED, manifest_path, read_json
-
     outcome = Outcome(shard.index)
     try:
         data = read_json(manifest_path(spec, shard)) or {}

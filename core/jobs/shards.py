@@ -209,11 +209,6 @@ def _same_items(data: dict[str, Any], shard: Shard) -> bool:
     )
 
 
-def skipped_outcome(spec: ShardSpec, shard: Shard) -> Outcome:
-    """The outcome of a shard skipped because it is finished."""
-    return Outcome(shard.index, skipped=[i.src for i in shard.items])
-
-
 # --- one shard ----------------------------------------------------------------------------
 
 

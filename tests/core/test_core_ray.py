@@ -153,3 +153,38 @@ def test_joining_a_running_cluster_leaves_it_running(tmp_path: Path) -> None:
         assert status.returncode == 0, status.stderr  # still there for the next job
     finally:
         subprocess.run([*ray_cli, "stop", "--force"], env=env, capture_output=True, timeout=120)
+
+
+def test_a_worker_killed_mid_shard_fails_that_shard_alone(tmp_path: Path) -> None:
+    """A worker that dies (here: SIGKILL, as the OOM killer does) fails its shard's unfinished
+    files; a new worker takes its place, the other shards are done, and a rerun finishes."""
+    art = tmp_path / "art"
+    make_images(art, 12)
+    out = tmp_path / "out"
+    args = (art, "--out-dir", out, *MODE, "--shard-size", "2", "--engine", "ray", "--workers", "2")
+    command = [sys.executable, "-m", "fixative", "batch", *(str(a) for a in args), "--json"]
+    driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    killed = None
+    deadline = time.monotonic() + TIMEOUT
+    while killed is None and time.monotonic() < deadline and driver.poll() is None:
+        try:
+            running = [m for m in records(out) if not m["complete"]]
+        except (OSError, ValueError):
+            running = []  # a manifest between its temporary file and its rename
+        if running:
+            killed = running[0]["worker"]["pid"]
+            os.kill(killed, signal.SIGKILL)
+        time.sleep(0.02)
+    stdout, stderr = driver.communicate(timeout=TIMEOUT)
+    assert killed is not None, "no shard was seen running"
+    assert driver.returncode == 1, stderr
+    summary = json.loads(stdout)
+    assert 1 <= summary["failed"] <= 2 and summary["done"] + summary["failed"] == 12
+    assert all("the Ray worker failed" in f["error"] for f in summary["failed_files"])
+    assert summary["worker_processes"] >= 2  # the replacement did shards too, or the other one
+    again = batch(*args, "--json")
+    assert again.returncode == 0, again.stderr
+    summary = json.loads(again.stdout)
+    assert summary["failed"] == 0 and summary["done"] + summary["skipped"] == 12
+    assert summary["done"] >= 1
+    assert len(outputs(out)) == 12
