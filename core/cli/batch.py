@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -195,12 +196,16 @@ def run(args: argparse.Namespace) -> int:
     spec = shards.ShardSpec(
         settings=settings.to_dict(),
         model_sha256=spec_model.sha256,
-        state_dir=str(out_dir / shards.STATE_DIR),
+        state_dir=os.path.abspath(out_dir / shards.STATE_DIR),
         fmt=args.format,
         quality=args.quality,
         overwrite=args.overwrite,
     )
-    items = [shards.Item(str(j.src), str(j.dst), j.make_folder) for j in plan.jobs]
+    # Absolute paths: a worker on another node (or in another folder) reads and writes them.
+    items = [
+        shards.Item(os.path.abspath(j.src), os.path.abspath(j.dst), j.make_folder)
+        for j in plan.jobs
+    ]
     try:
         resuming, size = shards.open_state(
             out_dir, spec, fresh=args.overwrite, shard_size=args.shard_size, files=len(items)

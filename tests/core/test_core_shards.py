@@ -198,3 +198,15 @@ def test_shard_size_by_default_and_kept_by_a_resumed_batch(
     fresh = tmp_path / "fresh"
     assert run("batch", art, "--out-dir", fresh, *MODE, "--json") == 0
     assert json.loads(capsys.readouterr().out)["shards"] == 5  # 5 files: one each
+
+
+def test_manifests_name_files_by_absolute_path(
+    art: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers may run elsewhere (another node, another folder): relative inputs and output
+    folder are handed to them, and recorded, as absolute paths."""
+    monkeypatch.chdir(tmp_path)
+    assert run("batch", "art", "--out-dir", "out", *MODE, "--shard-size", "5", "-q") == 0
+    (manifest,) = manifests(tmp_path / "out")
+    assert [f["src"] for f in manifest["files"]] == [str(art / f"art{i}.png") for i in range(5)]
+    assert all(Path(f["dst"]).parent == tmp_path / "out" for f in manifest["files"])
