@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from dataset import CLIP_PREFIX, center_crop, eval_files, load_rgb
 from eot import jpeg_real
+from fixative.protection import families
 from fixative.protection.measures import AIView
 from metrics import psnr, relative_distortion, sign_agreement, ssim
 from pgd import pgd, target_pattern
@@ -268,6 +269,94 @@ def _cell(c: str, v: float | None) -> str:
     return f"{v:.3f}"
 
 
+def family_figures(images: dict, adv: dict, methods: list[str]) -> dict:
+    """What each model family sees of each method, by the one definition `fixative check` uses
+    (`fixative.jobs.check.measure_ai`: the shipped ONNX encoders and decoders, the colour-matched
+    AI view beside seeded uniform noise at the image's own PSNR, quantised to 8 bits): per
+    method and family, the mean dB below noise's and the latent distortion over noise's."""
+    from fixative.jobs.check import measure_ai
+
+    def hwc(t: torch.Tensor) -> np.ndarray:
+        return t[0].permute(1, 2, 0).double().numpy()
+
+    rows: dict[str, dict[str, list[dict]]] = {
+        m: {f.id: [] for f in families.FAMILIES} for m in methods
+    }
+    for name, x in images.items():
+        clean = hwc(x)
+        for method in methods:
+            got = measure_ai(clean, hwc(adv[name][method]), name, levels=255)["families"]
+            for fid, fig in got.items():
+                rows[method][fid].append(fig)
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for method, per in rows.items():
+        out[method] = {}
+        for fid, figs in per.items():
+
+            def mean(key: str, figs=figs) -> float:
+                return float(np.mean([f[key] for f in figs]))
+
+            out[method][fid] = {
+                "db_below_noise": mean("ai_view_colour_matched_db_below_noise"),
+                "latent_times_noise": mean("latent_distortion") / mean("noise_latent_distortion"),
+                "ai_view_cm_psnr": mean("ai_view_psnr_colour_matched"),
+                "noise_ai_view_cm_psnr": mean("noise_ai_view_psnr_colour_matched"),
+                "ai_view_ssim": mean("ai_view_ssim"),
+                "noise_ai_view_ssim": mean("noise_ai_view_ssim"),
+            }
+    return out
+
+
+FAMILY_METHODS = ("generator", "fast", "thorough")
+
+
+def family_markdown(figures: dict) -> list[str]:
+    """The per-family table: dB below noise and × noise, then the absolute colour-matched AI
+    views (the noise rows)."""
+    fams = families.FAMILIES
+    head = "| mode | " + " | ".join(f"{f.name}, {f.autoencoder} dB / ×" for f in fams) + " |"
+    lines = ["## What each model family sees", "", head, "|---" * (len(fams) + 1) + "|"]
+    for method in (m for m in FAMILY_METHODS if m in figures):
+        cells = [
+            f"{figures[method][f.id]['db_below_noise']:.1f} / "
+            f"{figures[method][f.id]['latent_times_noise']:.2f}"
+            for f in fams
+        ]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "| colour-matched AI view PSNR (SSIM) | "
+        + " | ".join(f"{f.short}: protected | {f.short}: noise" for f in fams)
+        + " |",
+        "|---" * (2 * len(fams) + 1) + "|",
+    ]
+    for method in (m for m in FAMILY_METHODS if m in figures):
+        cells = []
+        for f in fams:
+            g = figures[method][f.id]
+            cells += [
+                f"{g['ai_view_cm_psnr']:.1f} dB ({g['ai_view_ssim']:.3f})",
+                f"{g['noise_ai_view_cm_psnr']:.1f} dB ({g['noise_ai_view_ssim']:.3f})",
+            ]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    target = families.TARGET
+    others = [f for f in fams if not f.target]
+    lines += [
+        "",
+        f"dB: the colour-matched AI view (the family's reconstruction of the protected crop "
+        "against that of the original, after the best per-channel gain and offset) below that "
+        "of uniform noise of the same image PSNR, per image, then averaged; ×: the mean latent "
+        "distortion over noise's. Measured with `fixative.jobs.check.measure_ai`, the code of "
+        "`fixative check --original`. The protection is aimed at "
+        f"{target.name} ({target.autoencoder}); "
+        + " and ".join(f"{f.name} ({f.autoencoder})" for f in others)
+        + f" are measured, not aimed at: within {families.NOISE_LIKE_DB:.0f} dB of noise, a "
+        "family sees the protection about as it sees noise of the same visibility.",
+        "",
+    ]
+    return lines
+
+
 def markdown(summary: dict, command: str | None = None) -> str:
     cols = [
         ("distortion", "latent dist."),
@@ -288,7 +377,13 @@ def markdown(summary: dict, command: str | None = None) -> str:
         ("kept_resize05", "kept after 0.5× resize"),
         ("seconds", "seconds per image"),
     ]
-    lines = ["| method | " + " | ".join(c[1] for c in cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    lines = family_markdown(summary["families"]) if summary.get("families") else []
+    lines += [
+        "## Against FLUX.2 (TAEF2), the family aimed at",
+        "",
+        "| method | " + " | ".join(c[1] for c in cols) + " |",
+        "|---" * (len(cols) + 1) + "|",
+    ]
     for key, row in summary["methods"].items():
         cells = [_cell(c, row.get(c)) for c, _ in cols]
         label = METHOD_LABELS[key].replace("PGD-100", f"PGD-{summary['pgd_steps']}")
@@ -662,6 +757,7 @@ def crops(args, modes: list[str]) -> tuple[dict, dict]:
             m["max_diff8"] for k, m in methods.items() if k in ("generator", *stepped)
         ),
     }
+    summary["families"] = family_figures(images, adv, ["generator", *stepped])
     for mode in stepped:
         m = methods[mode]
         summary[f"{mode}_s_per_image"] = seconds[mode]

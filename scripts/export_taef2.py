@@ -14,6 +14,12 @@ Writes into `models/` (the graphs the core runs with onnxruntime alone, no torch
 |  | `reconstruction`; `weights` of 3: latent, decoder, decoder after the best colour |
 |  | correction | thorough and fast mode's full steps (structure, not colour) |
 
+And each other model family's encoder and decoder (`fixative.protection.families`), for
+measuring and the preview only: `taesdxl-encoder.onnx` / `taesdxl-decoder.onnx` (roles
+`sdxl_encoder`, `sdxl_decoder`) and `taef1-encoder.onnx` / `taef1-decoder.onnx` (`flux1_…`),
+weights cast from bf16 to float32, read from `--family-weights` (default: the development copy,
+`../shared/models/<autoencoder>/`), pinned in `fetch_models.FAMILY_PINNED`.
+
 `--only ROLE[,ROLE]` re-exports just those graphs and leaves the others' files and pins as they
 are (a new graph must not change the bytes of the shipped ones).
 
@@ -37,9 +43,10 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
-from fetch_models import PINNED, sha256_of
+from fetch_models import FAMILY_PINNED, PINNED, sha256_of
+from fixative.protection import families
 from generator import GeneratorConfig, texture_mask
-from taef2 import LATENT_CHANNELS, load_decoder_pth, load_encoder_pth, weights_dir
+from taef2 import LATENT_CHANNELS, load_decoder_pth, load_encoder_pth, load_family, weights_dir
 from taef2_vjp import EncoderVJP, ViewVJP, _affine_fit
 from torch import nn
 
@@ -55,6 +62,24 @@ GRAPHS = {
     "texture_mask": "texture-mask.onnx",
     "view_grad": "taef2-view-grad.onnx",
 }
+# role -> (family, "encoder" | "decoder") for the families measured but not aimed at.
+FAMILY_ROLES = {
+    getattr(f, part): (f, part)
+    for f in families.FAMILIES
+    if not f.target
+    for part in ("encoder", "decoder")
+}
+FAMILY_LICENCE = "MIT, Ollin Boer Bohan (madebyollin/taesd); models/taesdxl-taef1.md"
+GRAPHS.update(
+    {role: f"{f.autoencoder.lower()}-{part}.onnx" for role, (f, part) in FAMILY_ROLES.items()}
+)
+
+
+def family_weights(family: families.Family, part: str, folder: Path | None) -> Path:
+    """The upstream weights file of a family's encoder or decoder."""
+    name = f"{family.autoencoder.lower()}_{part}.safetensors"
+    base = folder or REPO.parent / "shared" / "models" / family.autoencoder.lower()
+    return base / name
 
 
 class _Mask(nn.Module):
@@ -105,12 +130,19 @@ def _save(
 
 
 def _meta(role: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+    if role in FAMILY_ROLES:
+        family, part = FAMILY_ROLES[role]
+        name = family_weights(family, part, None).name
+        sources = f"{name}:{FAMILY_PINNED[name]}"
+        extra = {"fixative.family": family.id, **(extra or {})}
+    else:
+        sources = ", ".join(f"{k}:{v}" for k, v in sorted(PINNED.items()))
     return {
         "fixative.contract": CONTRACT,
         "fixative.role": role,
         "fixative.model_id": Path(GRAPHS[role]).stem,
         "fixative.size_multiple": "8",
-        "fixative.source_weights": ", ".join(f"{k}:{v}" for k, v in sorted(PINNED.items())),
+        "fixative.source_weights": sources,
         "fixative.licence": LICENCE,
         **(extra or {}),
     }
@@ -120,9 +152,57 @@ def _hw(*names: str) -> dict[str, dict[int, str]]:
     return {n: {0: "n", 2: "h", 3: "w"} for n in names}
 
 
+def export_families(roles: tuple[str, ...], folder: Path | None) -> dict[str, Path]:
+    """Export the other families' encoders and decoders named in `roles`."""
+    paths: dict[str, Path] = {}
+    for role in roles:
+        family, part = FAMILY_ROLES[role]
+        module = load_family(family.id, part, family_weights(family, part, folder))
+        if part == "encoder":
+            spec = (module, (torch.rand(1, 3, 64, 64),), (["image"], ["latent"]))
+            dyn = _hw("image", "latent")
+        else:
+            spec = (
+                module,
+                (torch.randn(1, family.latent_channels, 8, 8),),
+                (["latent"], ["image"]),
+            )
+            dyn = _hw("latent", "image")
+        paths[role] = MODELS / GRAPHS[role]
+        _save(*spec, dyn, _meta(role), paths[role])
+    return paths
+
+
+def family_parity(paths: dict[str, Path], folder: Path | None) -> dict[str, float]:
+    """Norm-relative |onnxruntime − torch| of each family graph on random inputs."""
+    import onnxruntime as ort
+
+    rng = np.random.default_rng(0)
+    worst: dict[str, float] = {}
+    for role, path in paths.items():
+        family, part = FAMILY_ROLES[role]
+        module = load_family(family.id, part, family_weights(family, part, folder))
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        worst[role] = 0.0
+        for h, w in [(64, 64), (96, 160), (200, 136)]:
+            if part == "encoder":
+                x = rng.random((1, 3, h, w), dtype=np.float32)
+                (got,) = sess.run(None, {"image": x})
+            else:
+                x = rng.standard_normal((1, family.latent_channels, h // 8, w // 8))
+                x = x.astype(np.float32)
+                (got,) = sess.run(None, {"latent": x})
+            with torch.no_grad():
+                want = module(torch.from_numpy(x)).numpy()
+            err = float(np.linalg.norm(got - want) / max(float(np.linalg.norm(want)), 1e-12))
+            worst[role] = max(worst[role], err)
+    return worst
+
+
 def export_all(
     weights: Path, mask_cfg: GeneratorConfig, roles: tuple[str, ...] = tuple(GRAPHS)
 ) -> dict[str, Path]:
+    roles = tuple(r for r in roles if r not in FAMILY_ROLES)
     enc = load_encoder_pth(weights / "taef2_encoder.pth")
     dec = load_decoder_pth(weights / "taef2_decoder.pth")
     x = torch.rand(1, 3, 64, 64)
@@ -175,7 +255,11 @@ def parity(paths: dict[str, Path], weights: Path, mask_cfg: GeneratorConfig) -> 
 
     enc = load_encoder_pth(weights / "taef2_encoder.pth")
     dec = load_decoder_pth(weights / "taef2_decoder.pth")
-    files = {r: MODELS / name for r, name in GRAPHS.items() if (MODELS / name).is_file()}
+    files = {
+        r: MODELS / name
+        for r, name in GRAPHS.items()
+        if r not in FAMILY_ROLES and (MODELS / name).is_file()
+    }
     files.update(paths)
     sess = {
         r: ort.InferenceSession(str(p), providers=["CPUExecutionProvider"])
@@ -242,7 +326,10 @@ def update_manifest(paths: dict[str, Path]) -> None:
     manifest_path = MODELS / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     graphs = manifest.get("graphs", {})
-    graphs.update({role: {"file": p.name, "sha256": sha256_of(p)} for role, p in paths.items()})
+    for role, p in paths.items():
+        graphs[role] = {"file": p.name, "sha256": sha256_of(p)}
+        if role in FAMILY_ROLES:  # not the project's own export target: say whose and on what terms
+            graphs[role]["licence"] = FAMILY_LICENCE
     manifest["graphs"] = dict(sorted(graphs.items()))
     manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
@@ -258,22 +345,42 @@ def main(argv: list[str] | None = None) -> int:
         default=MODELS / "fixative-g2.onnx",
         help="generator whose texture-mask parameters the mask graph takes",
     )
+    p.add_argument(
+        "--family-weights",
+        type=Path,
+        help="one folder with the other families' .safetensors (default: each family's "
+        "development copy, ../shared/models/<autoencoder>/)",
+    )
     p.add_argument("--only", help="comma-separated roles to re-export (default: all)")
     args = p.parse_args(argv)
     roles = tuple(r.strip() for r in args.only.split(",")) if args.only else tuple(GRAPHS)
     if unknown := [r for r in roles if r not in GRAPHS]:
         p.error(f"--only: unknown role(s) {unknown}; known: {', '.join(GRAPHS)}")
-    weights = args.weights or weights_dir()
-    for name, digest in PINNED.items():
-        if sha256_of(weights / name) != digest:
-            print(f"{weights / name}: sha256 does not match the pinned {digest}", file=sys.stderr)
+    fam_roles = tuple(r for r in roles if r in FAMILY_ROLES)
+    for role in fam_roles:
+        family, part = FAMILY_ROLES[role]
+        path = family_weights(family, part, args.family_weights)
+        if not path.is_file() or sha256_of(path) != FAMILY_PINNED[path.name]:
+            print(f"{path}: missing, or sha256 not the pinned one", file=sys.stderr)
             return 1
-    gen_meta = {m.key: m.value for m in onnx.load(str(args.mask_from)).metadata_props}
-    arch = json.loads(gen_meta["fixative.architecture"])
-    mask_cfg = GeneratorConfig(**arch)
     torch.set_num_threads(2)
-    paths = export_all(weights, mask_cfg, roles)
-    errors = parity(paths, weights, mask_cfg)
+    paths = export_families(fam_roles, args.family_weights)
+    errors = family_parity(paths, args.family_weights)
+    roles = tuple(r for r in roles if r not in FAMILY_ROLES)
+    if roles:
+        weights = args.weights or weights_dir()
+        for name, digest in PINNED.items():
+            if sha256_of(weights / name) != digest:
+                print(
+                    f"{weights / name}: sha256 does not match the pinned {digest}", file=sys.stderr
+                )
+                return 1
+        gen_meta = {m.key: m.value for m in onnx.load(str(args.mask_from)).metadata_props}
+        arch = json.loads(gen_meta["fixative.architecture"])
+        mask_cfg = GeneratorConfig(**arch)
+        taef2_paths = export_all(weights, mask_cfg, roles)
+        errors.update(parity(taef2_paths, weights, mask_cfg))
+        paths.update(taef2_paths)
     bad = {r: e for r, e in errors.items() if r in paths and e > TOLERANCE.get(r, PARITY_TOLERANCE)}
     if bad:
         for path in paths.values():

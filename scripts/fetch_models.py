@@ -22,6 +22,22 @@ PINNED = {
     "taef2_encoder.pth": "10a4e1021e89d7551eaf161352da8dbd0b1aa83872ae28b150c1df1ce2f147b6",
     "taef2_decoder.pth": "0a44a31e1ae59eb9dbf9359d24942fd3ef5928162c1800d97a28c61d51be0ab5",
 }
+# The other families' autoencoders (measuring and preview only; scripts/export_taef2.py): the
+# same author's weights as vendored by ComfyUI (models/vae_approx/), bf16 safetensors.
+FAMILY_PINNED = {
+    "taesdxl_encoder.safetensors": (
+        "3d78013286676a1a51074831230f90972e573698fe4b11416d6f28e0cd5bbe7e"
+    ),
+    "taesdxl_decoder.safetensors": (
+        "ae5256b046b01d577279ed93a55bbb1fb2689e55aa14cfc0f7f841e0160202a5"
+    ),
+    "taef1_encoder.safetensors": (
+        "19f5a854ce575fd0a1c0a52938410cf5fb4dc4b8ae71c8887533646d8fe47030"
+    ),
+    "taef1_decoder.safetensors": (
+        "bb41500b646d5b8b592b7f3ca5d20d888c3075e209d178d99af609cd7e02a1d4"
+    ),
+}
 CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "fixative" / "taef2"
 
 

@@ -1,8 +1,11 @@
-"""TAEF2, the evaluation and training target: a tiny autoencoder distilled from the FLUX.2 VAE.
+"""TAEF2, the evaluation and training target: a tiny autoencoder distilled from the FLUX.2 VAE;
+and the same author's TAESDXL and TAEF1 (SDXL's and FLUX.1's), which are TAEF2's layout without
+its deepest-stage channel-mixing branch, exported for measuring only.
 
 Written from the state dicts' keys and shapes (upstream: madebyollin/taesd, MIT). Images in [0, 1],
-latents with 32 channels at 1/8 resolution. Training-only code: it needs torch and is never imported
-by the core.
+latents with 32 (TAEF2), 16 (TAEF1) or 4 (TAESDXL) channels at 1/8 resolution
+(`fixative.protection.families`). Training-only code: it needs torch and is never imported by
+the core.
 """
 
 from __future__ import annotations
@@ -49,7 +52,8 @@ class Clamp(nn.Module):
         return torch.tanh(x / 3) * 3
 
 
-def make_encoder() -> nn.Sequential:
+def make_encoder(latent_channels: int = LATENT_CHANNELS, *, pooled: bool = True) -> nn.Sequential:
+    """The encoder; `pooled=False` is TAESDXL's and TAEF1's layout (no channel-mixing branch)."""
     return nn.Sequential(
         _conv(3, 64),
         Block(64),
@@ -62,21 +66,21 @@ def make_encoder() -> nn.Sequential:
         Block(64),
         Block(64),
         _conv(64, 64, stride=2, bias=False),
-        Block(64, pooled=True),
-        Block(64, pooled=True),
-        Block(64, pooled=True),
-        _conv(64, LATENT_CHANNELS),
+        Block(64, pooled=pooled),
+        Block(64, pooled=pooled),
+        Block(64, pooled=pooled),
+        _conv(64, latent_channels),
     )
 
 
-def make_decoder() -> nn.Sequential:
+def make_decoder(latent_channels: int = LATENT_CHANNELS, *, pooled: bool = True) -> nn.Sequential:
     return nn.Sequential(
         Clamp(),
-        _conv(LATENT_CHANNELS, 64),
+        _conv(latent_channels, 64),
         nn.ReLU(),
-        Block(64, pooled=True),
-        Block(64, pooled=True),
-        Block(64, pooled=True),
+        Block(64, pooled=pooled),
+        Block(64, pooled=pooled),
+        Block(64, pooled=pooled),
         nn.Upsample(scale_factor=2),
         _conv(64, 64, bias=False),
         Block(64),
@@ -148,6 +152,53 @@ def load_encoder_pth(path: str | Path) -> nn.Module:
 
 def load_decoder_pth(path: str | Path) -> nn.Module:
     return _load(make_decoder, Path(path))
+
+
+def read_safetensors(path: str | Path) -> dict[str, torch.Tensor]:
+    """The tensors of a .safetensors file as float32 (8 bytes of header length, a JSON header,
+    raw little-endian data; bf16 widened by shifting into a float32's high half)."""
+    import json
+
+    import numpy as np
+
+    data = Path(path).read_bytes()
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + n])
+    body = memoryview(data)[8 + n :]
+    kinds = {"F32": np.float32, "F16": np.float16, "BF16": np.uint16}
+    out: dict[str, torch.Tensor] = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        start, end = info["data_offsets"]
+        raw = np.frombuffer(body[start:end], dtype=kinds[info["dtype"]]).reshape(info["shape"])
+        if info["dtype"] == "BF16":
+            raw = (raw.astype(np.uint32) << 16).view(np.float32)
+        out[name] = torch.from_numpy(np.ascontiguousarray(raw, dtype=np.float32))
+    return out
+
+
+def load_family(family_id: str, part: str, weights: str | Path | None = None) -> nn.Module:
+    """A family's encoder or decoder (`part`), frozen: from its shipped ONNX graph by default
+    (models/manifest.json names it), or from the upstream weights file `weights`
+    (TAEF2's .pth, TAESDXL's and TAEF1's .safetensors)."""
+    from fixative.protection import families
+    from fixative.protection.graphs import graph_path
+
+    family = families.get(family_id)
+    make = make_encoder if part == "encoder" else make_decoder
+    pooled = family.id == "flux2"  # only TAEF2 has the deepest-stage channel-mixing branch
+
+    def module() -> nn.Module:
+        return make(family.latent_channels, pooled=pooled)
+
+    if weights is None:
+        path, _ = graph_path(family.encoder if part == "encoder" else family.decoder)
+        return _frozen(module(), _state_from_onnx(path, module()))
+    weights = Path(weights)
+    if weights.suffix == ".safetensors":
+        return _frozen(module(), read_safetensors(weights))
+    return _load(module, weights)
 
 
 def weights_dir() -> Path:

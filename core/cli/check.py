@@ -1,5 +1,6 @@
 """`fixative check FILE...`: the declarations a file carries and whether they hold; with
-`--original`, how far the pixels and the TAEF2 encoder's reading moved (`fixative.jobs.check`).
+`--original`, how far the pixels moved and how far each model family's autoencoder (FLUX.2's,
+the one the protection aims at; SDXL's; FLUX.1's) reads them differently (`fixative.jobs.check`).
 
 Exit status: 0 every file carries declarations that check out, 1 some file has none, has a
 broken or mismatching C2PA manifest, 2 some file could not be read.
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..jobs.check import CheckError, check_file
+from ..protection import families
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -23,9 +25,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description=(
             "Report the IPTC Data Mining XMP declarations and the C2PA manifest (assertions, "
             "signature, trust, hash binding) of each FILE. With --original, also measure how "
-            "much the protected pixels differ from the original, how much the change moves "
-            "the TAEF2 image encoder's reading of the picture and its reconstruction (also "
-            "after colour matching), against noise of the same visibility."
+            "much the protected pixels differ from the original and, for each model family "
+            "(FLUX.2, aimed at; SDXL and FLUX.1, measured), how much the change moves its "
+            "image encoder's reading of the picture and its reconstruction (also after colour "
+            "matching), against noise of the same visibility."
         ),
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="image file(s) to check")
@@ -35,16 +38,28 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--against",
         dest="original",
         metavar="ORIG",
-        help="the unprotected original: report PSNR, max difference, the TAEF2 latent "
-        "distortion and what the AI sees (its reconstruction's PSNR, colour-matched PSNR and "
+        help="the unprotected original: report PSNR, max difference, and per model family "
+        "the latent distortion and what the AI sees (its reconstruction's PSNR, colour-matched "
+        "PSNR and "
         "SSIM), each beside uniform noise of the same image PSNR, measured at the AI's view "
         "(about 1 megapixel, as trainers read pictures)",
     )
     p.add_argument(
         "--no-latent",
         action="store_true",
-        help="with --original, skip the TAEF2 measures (latent distortion and what the AI "
-        "sees, each beside noise of the same visibility; about 10 s per image on 2 CPU cores)",
+        help="with --original, skip the model families' measures (latent distortion and what "
+        "the AI sees, each beside noise of the same visibility; about 8 s per family and image "
+        "on 2 CPU cores)",
+    )
+    p.add_argument(
+        "--family",
+        dest="families",
+        action="append",
+        choices=families.IDS,
+        metavar="ID",
+        help="with --original, measure this model family only ("
+        + "; ".join(f"{f.id}: {f.name}" for f in families.FAMILIES)
+        + "); may be repeated; default: all",
     )
     p.add_argument(
         "--trust-anchor",
@@ -92,39 +107,34 @@ def _fmt_text(report: dict[str, Any]) -> str:
             + ("inf (identical pixels)" if psnr is None else f"{psnr:.2f} dB")
             + f", max difference {prot['max_abs_diff_8bit']:.1f}/255"
         )
-        if "taef2_latent_distortion" in prot:
-            out += [f"  {line}" for line in ai_lines(prot)]
+        for figures in prot.get("families", {}).values():
+            out += [f"  {line}" for line in ai_lines(figures, prot)]
         if prot.get("alpha_unchanged") is False:
             out.append("  warning: alpha differs from the original")
     return "\n".join(out)
 
 
-def ai_lines(prot: dict[str, Any]) -> list[str]:
-    """What the encoder and decoder see, each figure beside noise of the same visibility."""
+def ai_lines(fig: dict[str, Any], prot: dict[str, Any]) -> list[str]:
+    """What one family's encoder and decoder see (`fig`, one entry of `prot["families"]`), each
+    figure beside noise of the same visibility."""
     view = f"{prot['latent_view_width']}x{prot['latent_view_height']}"
-    ratio = prot["latent_times_noise"]
+    ratio = fig["latent_times_noise"]
+    aimed = "aimed at" if fig["aimed_at"] else "measured, not aimed at"
     lines = [
-        f"TAEF2 latent distortion: {prot['taef2_latent_distortion']:.4f} (at the AI's view, "
-        f"{view}); noise of the same visibility: {prot['noise_taef2_latent_distortion']:.4f}"
-        + ("" if ratio is None else f" ({ratio:.2f}x noise's)")
+        f"{fig['name']}, {fig['autoencoder']} ({aimed}): {fig['seen']} (colour-matched)",
+        f"  latent distortion {fig['latent_distortion']:.4f} at the AI's view ({view}); noise "
+        f"of the same visibility: {fig['noise_latent_distortion']:.4f}"
+        + ("" if ratio is None else f" ({ratio:.2f}x noise's)"),
     ]
-    matched, plain = (
-        prot["ai_view_colour_matched_db_below_noise"],
-        prot["ai_view_db_below_noise"],
-    )
-    if matched is None or plain is None:
-        lines.append("what the AI sees: unchanged (identical pixels)")
-    else:
+    matched, plain = fig["ai_view_colour_matched_db_below_noise"], fig["ai_view_db_below_noise"]
+    if matched is not None and plain is not None:
         lines.append(
-            f"what the AI sees: {_worse(matched)} than noise of the same visibility after "
-            f"colour matching ({_worse(plain)} before)"
-        )
-        lines.append(
-            "  AI's reconstruction vs the original's: PSNR "
-            f"{prot['ai_view_psnr']:.1f} dB (noise: {prot['noise_ai_view_psnr']:.1f}), colour-"
-            f"matched {prot['ai_view_psnr_colour_matched']:.1f} dB "
-            f"(noise: {prot['noise_ai_view_psnr_colour_matched']:.1f}), SSIM "
-            f"{prot['ai_view_ssim']:.3f} (noise: {prot['noise_ai_view_ssim']:.3f})"
+            "  its reconstruction vs the original's: PSNR "
+            f"{fig['ai_view_psnr']:.1f} dB (noise: {fig['noise_ai_view_psnr']:.1f}; "
+            f"{_worse(plain)} before colour matching), colour-matched "
+            f"{fig['ai_view_psnr_colour_matched']:.1f} dB "
+            f"(noise: {fig['noise_ai_view_psnr_colour_matched']:.1f}), SSIM "
+            f"{fig['ai_view_ssim']:.3f} (noise: {fig['noise_ai_view_ssim']:.3f})"
         )
     return lines
 
@@ -146,7 +156,9 @@ def run(args: argparse.Namespace) -> int:
     status = 0
     for f in args.files:
         try:
-            report = check_file(f, anchors, args.original, latent=not args.no_latent)
+            report = check_file(
+                f, anchors, args.original, latent=not args.no_latent, family_ids=args.families
+            )
         except CheckError as exc:
             report = {"file": f, "error": str(exc), "ok": False}
             status = 2

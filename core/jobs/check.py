@@ -1,7 +1,7 @@
 """What `fixative check` reports: which "no AI training" declarations a file carries, and whether
 they still hold (C2PA signature, trust, hash binding); given the original, how far the protected
-pixels are from it, and how far the TAEF2 encoder's reading of them moved (with the shipped ONNX
-encoder, at the AI's view). The command itself is `fixative.cli.check`.
+pixels are from it, and how far each model family's encoder reading of them moved (with the
+shipped ONNX encoders and decoders, at the AI's view). The command itself is `fixative.cli.check`.
 """
 
 from __future__ import annotations
@@ -165,10 +165,15 @@ def _load_unit(path: str | os.PathLike[str]) -> tuple[Any, int]:
 
 
 def compare(
-    original: str | os.PathLike[str], protected: str | os.PathLike[str], *, latent: bool = True
+    original: str | os.PathLike[str],
+    protected: str | os.PathLike[str],
+    *,
+    latent: bool = True,
+    family_ids: list[str] | tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     """PSNR and max difference of the RGB channels (alpha is never changed by Fixative); with
-    `latent`, what the TAEF2 encoder and decoder see (`measure_ai`)."""
+    `latent`, what each model family's encoder and decoder see (`measure_ai`; `family_ids`
+    chooses, all of them by default)."""
     import numpy as np
 
     a, bits_a = _load_unit(original)
@@ -193,29 +198,37 @@ def compare(
         report["alpha_unchanged"] = bool(np.array_equal(a[..., 3], b[..., 3]))
     if latent:
         levels = {8: 255, 16: 65535}.get(bits_b)  # the noise is quantised like the file
-        report.update(measure_ai(a, b, protected, levels=levels))
+        report.update(measure_ai(a, b, protected, levels=levels, family_ids=family_ids))
     return report
 
 
 def measure_ai(
-    original: Any, protected: Any, name: str | os.PathLike[str], *, levels: int | None = 255
+    original: Any,
+    protected: Any,
+    name: str | os.PathLike[str],
+    *,
+    levels: int | None = 255,
+    family_ids: list[str] | tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
-    """What the TAEF2 encoder and decoder make of two (H, W, C) arrays in [0, 1], each figure
-    beside its baseline: uniform noise of the protected picture's image PSNR (`measures`,
-    quantised to `levels` like the file), added at the file's size.
+    """What each model family's encoder and decoder make of two (H, W, C) arrays in [0, 1], each
+    figure beside its baseline: uniform noise of the protected picture's image PSNR
+    (`measures`, quantised to `levels` like the file), added at the file's size.
 
-    The latent distortion ‖E(p) − E(o)‖ / ‖E(o)‖ and the AI view (`measures.AIView`: the
-    reconstructions' PSNR, plain and colour-matched, and SSIM) are measured at the AI's view
-    (about 1 MP, `fixative.protection.view`), as trainers read pictures and as protection aims; it
-    also keeps a 4K check from needing the graphs' gigabytes at native size. `name` (the protected
-    file) goes into error messages.
+    Per family (`families`; `family_ids` chooses, all by default), under "families": the latent
+    distortion ‖E(p) − E(o)‖ / ‖E(o)‖ and the AI view (`measures.AIView`: the reconstructions'
+    PSNR, plain and colour-matched, and SSIM), beside noise's. FLUX.2's figures, the family the
+    protection aims at, also stand at the top level under their historical keys. Measured at the
+    AI's view (about 1 MP, `fixative.protection.view`), as trainers read pictures and as
+    protection aims; it also keeps a 4K check from needing the graphs' gigabytes at native
+    size. `name` (the protected file) goes into error messages.
     """
     import numpy as np
 
     from ..errors import ModelError
-    from ..protection import graphs, measures
+    from ..protection import families, graphs, measures
     from ..protection import view as vw
 
+    chosen = families.chosen(family_ids)
     h, w = original.shape[:2]
     v = vw.plan(h, w, vw.AUTO, graphs.LATENT_FACTOR)
     clean = np.asarray(original[..., :3], np.float32)
@@ -226,27 +239,52 @@ def measure_ai(
         rgb = np.ascontiguousarray(x[..., :3], dtype=np.float32)
         return rgb if v.native else vw.downscale(rgb, v)
 
-    try:
-        z_o, z_p, z_n = (graphs.encode(at_view(x)) for x in (clean, protected, noise))
-        r_o, r_p, r_n = (graphs.decode(z) for z in (z_o, z_p, z_n))
-    except ModelError as exc:
-        raise CheckError(f"{name}: cannot measure what the TAEF2 encoder sees: {exc}") from exc
-    latent = graphs.relative_distance(z_p, z_o)
-    noise_latent = graphs.relative_distance(z_n, z_o)
-    seen, noise_seen = measures.AIView.of(r_p, r_o), measures.AIView.of(r_n, r_o)
+    views = [at_view(x) for x in (clean, protected, noise)]
+    per: dict[str, dict[str, Any]] = {}
+    for family in chosen:
+        try:
+            z_o, z_p, z_n = (graphs.encode(x, family=family) for x in views)
+            r_o, r_p, r_n = (graphs.decode(z, family=family) for z in (z_o, z_p, z_n))
+        except ModelError as exc:
+            msg = f"{name}: cannot measure what {family.label} sees: {exc}"
+            raise CheckError(msg) from exc
+        latent = graphs.relative_distance(z_p, z_o)
+        noise_latent = graphs.relative_distance(z_n, z_o)
+        seen, noise_seen = measures.AIView.of(r_p, r_o), measures.AIView.of(r_n, r_o)
+        gaps = measures.gaps(seen, noise_seen)
+        per[family.id] = {
+            "name": family.name,
+            "autoencoder": family.autoencoder,
+            "aimed_at": family.target,
+            "latent_distortion": latent,
+            "noise_latent_distortion": noise_latent,
+            "latent_times_noise": latent / noise_latent if noise_latent > 0 else None,
+            **seen.to_dict(),
+            **noise_seen.to_dict("noise_"),
+            **gaps,
+            "seen": families.seen_words(family, gaps["ai_view_colour_matched_db_below_noise"]),
+        }
     noise_psnr = measures.psnr(noise, clean)
-    return {
-        "taef2_latent_distortion": latent,
-        "noise_taef2_latent_distortion": noise_latent,
-        "latent_times_noise": latent / noise_latent if noise_latent > 0 else None,
-        **seen.to_dict(),
-        **noise_seen.to_dict("noise_"),
-        **measures.gaps(seen, noise_seen),
-        "noise_psnr_db": None if math.isinf(noise_psnr) else noise_psnr,
-        "noise_seed": measures.NOISE_SEED,
-        "latent_view_width": v.view_width,
-        "latent_view_height": v.view_height,
-    }
+    report: dict[str, Any] = {}
+    target = per.get(families.TARGET.id)
+    if target is not None:  # FLUX.2's figures under the keys they always had
+        report.update(
+            taef2_latent_distortion=target["latent_distortion"],
+            noise_taef2_latent_distortion=target["noise_latent_distortion"],
+            **{
+                k: v
+                for k, v in target.items()
+                if k.startswith(("ai_view_", "noise_ai_view_", "latent_times"))
+            },
+        )
+    report.update(
+        families=per,
+        noise_psnr_db=None if math.isinf(noise_psnr) else noise_psnr,
+        noise_seed=measures.NOISE_SEED,
+        latent_view_width=v.view_width,
+        latent_view_height=v.view_height,
+    )
+    return report
 
 
 # --- verdict and output ---------------------------------------------------------------------
@@ -258,6 +296,7 @@ def check_file(
     original: str | None = None,
     *,
     latent: bool = True,
+    family_ids: list[str] | tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     fmt, xmp = read_xmp(path)
     report: dict[str, Any] = {"file": os.fspath(path), "format": fmt}
@@ -271,7 +310,7 @@ def check_file(
     report["c2pa"] = inspect_c2pa(path, trust_anchors)
     report["verdict"], report["ok"] = _verdict(report)
     if original is not None:
-        report["protection"] = compare(original, path, latent=latent)
+        report["protection"] = compare(original, path, latent=latent, family_ids=family_ids)
     return report
 
 

@@ -1,5 +1,6 @@
 """The auxiliary ONNX graphs shipped beside the generator: TAEF2's encoder, its input gradient,
-its decoder and the texture mask (models/README.md, "Auxiliary graphs").
+its decoder and the texture mask (models/README.md, "Auxiliary graphs"); and, for measuring and
+previewing only, the encoder and decoder of each other model family (`families`).
 
 Each is listed with its sha256 under "graphs" in models/manifest.json and checked at load, like
 the generator. Sessions are created once per (role, device, threads) and reused. torch is never
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelError
+from . import families
 from .model import MANIFEST, make_session, read_manifest, shipped_dir, shrinking_run_options
 
 if TYPE_CHECKING:
@@ -31,7 +33,10 @@ INTERFACES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("grad", "latent", "reconstruction"),
     ),
 }
-LATENT_FACTOR = 8  # TAEF2 latents are 1/8 of the image's sides
+for _family in families.FAMILIES:  # every family's encoder and decoder, by the table
+    INTERFACES.setdefault(_family.encoder, INTERFACES["encoder"])
+    INTERFACES.setdefault(_family.decoder, INTERFACES["decoder"])
+LATENT_FACTOR = 8  # every family's latents are 1/8 of the image's sides
 
 
 @dataclass(frozen=True)
@@ -157,17 +162,27 @@ def _crop8(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image[:h8, :w8, :3].transpose(2, 0, 1)[None], dtype=np.float32)
 
 
-def encode(image: np.ndarray, device: str = "cpu", threads: int | None = None) -> np.ndarray:
-    """TAEF2 latent (1, C, H/8, W/8) of a float RGB (H, W, 3) image in [0, 1], its sides cut to
-    multiples of 8."""
-    return get_graph("encoder", device, threads).run(image=_crop8(image))[0]
+def encode(
+    image: np.ndarray,
+    device: str = "cpu",
+    threads: int | None = None,
+    family: families.Family = families.TARGET,
+) -> np.ndarray:
+    """The family's latent (1, C, H/8, W/8) of a float RGB (H, W, 3) image in [0, 1] (TAEF2's
+    by default), its sides cut to multiples of 8."""
+    return get_graph(family.encoder, device, threads).run(image=_crop8(image))[0]
 
 
-def decode(latent: np.ndarray, device: str = "cpu", threads: int | None = None) -> np.ndarray:
-    """The picture TAEF2's decoder makes of `latent`: float32 RGB (H, W, 3) in [0, 1]."""
+def decode(
+    latent: np.ndarray,
+    device: str = "cpu",
+    threads: int | None = None,
+    family: families.Family = families.TARGET,
+) -> np.ndarray:
+    """The picture the family's decoder makes of `latent`: float32 RGB (H, W, 3) in [0, 1]."""
     import numpy as np
 
-    (image,) = get_graph("decoder", device, threads).run(latent=latent)
+    (image,) = get_graph(family.decoder, device, threads).run(latent=latent)
     return np.clip(image[0].transpose(1, 2, 0), 0.0, 1.0)
 
 

@@ -57,7 +57,10 @@ DEFAULT_QUALITY = next(f.default_quality for f in bridge.FORMATS.values() if f.d
 
 DECLARE_NAME = choices.DECLARE_LABEL
 DECLARE_DESCRIPTION = sentence(choices.DECLARE_HELP)
-STRENGTH_DESCRIPTION = "How strongly the picture is protected: a stronger protection shows more"
+STRENGTH_DESCRIPTION = (
+    "How strongly the picture is protected: a stronger protection shows more. "
+    + choices.AIMED_AT.rstrip(".")
+)
 MODE_DESCRIPTION = (
     "How the protection is computed: quickly, thoroughly and more strongly, or with the "
     "generator alone"

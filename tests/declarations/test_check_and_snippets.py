@@ -148,9 +148,11 @@ def test_original_comparison(tmp_path: Path, image: Image.Image, capsys) -> None
     assert same[0]["protection"]["ai_view_psnr"] is None  # identical: no finite PSNR
     assert same[0]["protection"]["ai_view_ssim"] == pytest.approx(1.0)
     _, out = _run(capsys, "check", str(out_path), "--original", str(orig))
-    assert "TAEF2 latent distortion" in out and "at the AI's view, 64x48" in out
+    assert "FLUX.2, TAEF2 (aimed at)" in out and "at the AI's view (64x48)" in out
+    assert "SDXL (also Pony, Illustrious, NoobAI), TAESDXL (measured, not aimed at)" in out
+    assert "FLUX.1, TAEF1 (measured, not aimed at)" in out
     _, out = _run(capsys, "check", str(out_path), "--original", str(orig), "--no-latent")
-    assert "TAEF2" not in out and "what the AI sees" not in out
+    assert "TAEF2" not in out and "latent distortion" not in out
     assert f"PSNR {expected_psnr:.2f} dB" in out
 
 
@@ -159,7 +161,7 @@ def test_encoder_measures_are_taken_at_the_ai_view(
 ) -> None:
     """A picture larger than the view is encoded downscaled to it: original, protected and the
     noise baseline alike."""
-    from fixative.protection import graphs, view
+    from fixative.protection import families, graphs, view
 
     seen: list[tuple[int, ...]] = []
     real = graphs.encode
@@ -176,7 +178,8 @@ def test_encoder_measures_are_taken_at_the_ai_view(
     got = check.measure_ai(a, b, "b.png")
     v = view.plan(96, 160, "auto")
     assert (got["latent_view_width"], got["latent_view_height"]) == (v.view_width, v.view_height)
-    assert v.view_width < 160 and seen == [(v.view_height, v.view_width, 3)] * 3
+    assert v.view_width < 160
+    assert seen == [(v.view_height, v.view_width, 3)] * 3 * len(families.FAMILIES)
     assert got["taef2_latent_distortion"] > 0
 
 
@@ -216,7 +219,9 @@ def test_check_reports_what_the_ai_sees_beside_noise(tmp_path: Path, capsys) -> 
     _, text = _run(capsys, "check", str(out), "--original", str(sample))
     gap = prot["ai_view_colour_matched_db_below_noise"]
     words = f"{abs(gap):.1f} dB {'worse' if gap >= 0 else 'better'}"
-    assert f"what the AI sees: {words} than noise of the same visibility after colour" in text
+    assert f"FLUX.2 sees it far more wrongly than noise of the same visibility: {words}" in text
+    for fid, fig in prot["families"].items():
+        assert fig["seen"] in text, fid
 
 
 def test_too_small_to_measure_names_the_file(tmp_path: Path, capsys) -> None:
@@ -224,7 +229,7 @@ def test_too_small_to_measure_names_the_file(tmp_path: Path, capsys) -> None:
     Image.new("RGB", (4, 4), (10, 20, 30)).save(orig)
     code, out = _run(capsys, "check", str(orig), "--original", str(orig))
     assert code == 2
-    assert f"{orig}: cannot measure what the TAEF2 encoder sees" in out
+    assert f"{orig}: cannot measure what FLUX.2, TAEF2 sees" in out
 
 
 def test_original_of_another_size_is_a_clear_error(

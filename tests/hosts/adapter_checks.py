@@ -265,3 +265,37 @@ def assert_measurable(figures: dict[str, dict]) -> None:
         if f["distortion"] <= MIN_DISTORTION
     }
     assert not weak, f"latent distortion not above {MIN_DISTORTION}: {weak}"
+
+
+def sheet_size(panel: int) -> tuple[int, int]:
+    """(width, height) of the core's preview sheet for panels `panel` pixels square: a column for
+    the picture and one per model family, original above protected, headings on top."""
+    from fixative.protection import families
+    from fixative.protection.preview import GAP, label_height
+
+    n = 1 + len(families.FAMILIES)
+    return n * panel + (n - 1) * GAP, label_height(panel) + 2 * panel + GAP
+
+
+def assert_family_columns(sheet: np.ndarray, panel: int) -> None:
+    """A preview sheet as a host showed or saved it (possibly scaled) has, for each model family
+    of the core's table, a labelled column whose protected panel differs from its original one,
+    and the heading strip holds dark text above every column."""
+    from fixative.protection import families
+    from fixative.protection.preview import GAP, label_height
+
+    width, height = sheet_size(panel)
+    s = sheet.shape[1] / width
+    assert abs(sheet.shape[0] - height * s) <= 2, (sheet.shape, (height, width))
+    top = label_height(panel)
+    for k in range(1 + len(families.FAMILIES)):
+        x0, x1 = round(k * (panel + GAP) * s), round((k * (panel + GAP) + panel) * s)
+        heading = sheet[: round(top * s), x0:x1, :3]
+        assert heading.min() < 128, f"column {k}: no heading"
+        upper = sheet[round((top + 2) * s) : round((top + panel - 2) * s), x0:x1, :3]
+        lower = sheet[
+            round((top + panel + GAP + 2) * s) : round((top + 2 * panel + GAP - 2) * s), x0:x1, :3
+        ]
+        assert upper.std() > 10 and lower.std() > 10, f"column {k} looks blank"
+        if k > 0:  # a family's view of the protected picture is not that of the original
+            assert not np.array_equal(upper, lower), f"column {k}"

@@ -17,6 +17,7 @@ import adapter_checks as chk
 import harness
 import numpy as np
 import pytest
+from fixative.protection import families
 from fixative.protection.refine import DEFAULT_STEPS
 from fixative.protection.settings import (
     DECLARE_HELP,
@@ -332,6 +333,8 @@ def test_gimp_dialogs_explain_choices_and_advanced(
             assert any(text in t for t in advanced["contents"]), (text, advanced)
         labels = " ".join(seen["labels"])
         assert "Mode" in labels and "Strength" in labels, seen["labels"]
+        # the header says which family the protection is aimed at
+        assert f"Aimed at {families.TARGET.short}" in labels, seen["labels"]
         assert DECLARE_LABEL in seen["labels"] and any(
             t.startswith(declare_help) for t in seen["labels"]
         ), seen["labels"]
@@ -357,8 +360,10 @@ def test_gimp_dialogs_explain_choices_and_advanced(
     # The preview, as the button shows it: one window with the sheet and what it shows.
     assert protected["preview_windows"] == 1, protected
     [(width, height)] = protected["preview_images"]
-    assert width > 3 * height > 3 * 256, protected["preview_images"]
-    assert any("reconstruction" in t for t in protected["preview_labels"])
+    assert (width, height) == chk.sheet_size(256), protected["preview_images"]
+    assert any(
+        all(f.short in t for f in families.FAMILIES) for t in protected["preview_labels"]
+    ), protected["preview_labels"]
     shots = {
         "gimp-dialog.png": (protected["screenshot"], 300),
         "gimp-export-png-dialog.png": (png["screenshot"], 300),
@@ -500,8 +505,9 @@ def test_gimp_plain_png_stays_gimps_own_the_priority_decides(
 
 def test_gimp_preview_argument_makes_the_sheet(rootfs, host_results: Path, gimp_plugin: Path):
     """Export Protected... with `preview` set: the file as usual, and what the AI sees as a
-    new image (returned, here saved with GIMP's own PNG): four panels of the 256×256 picture
-    side by side, not blank. Without it: no image."""
+    new image (returned, here saved with GIMP's own PNG): the 256×256 picture's column and a
+    labelled column per model family, original above protected, not blank. Without it: no
+    image."""
     res = host_results
     pixels = chk.picture((256, 256), alpha=False)
     pixels = np.concatenate([pixels, np.full((256, 256, 1), 255, np.uint8)], axis=2)
@@ -518,7 +524,8 @@ def test_gimp_preview_argument_makes_the_sheet(rootfs, host_results: Path, gimp_
     sheet = chk.load(res / "with-preview-sheet.png")
     assert sheet.ndim == 3 and sheet.shape[2] == 3, sheet.shape
     height, width = sheet.shape[:2]
-    assert 256 <= height <= 300 and 4 * 256 <= width <= 4 * 256 + 100, sheet.shape
+    assert (width, height) == chk.sheet_size(256), sheet.shape
+    chk.assert_family_columns(sheet, 256)
     assert sheet.std() > 20 and distinct_colours(res / "with-preview-sheet.png") > 1000
     # The first panel is the original picture itself.
     top = np.argwhere(np.all(sheet == pixels[0, 0, :3], axis=2))

@@ -19,7 +19,7 @@ from pathlib import Path
 import adapter_checks as chk
 import numpy as np
 import pytest
-from fixative.protection.preview import GAP
+from fixative.protection import families
 from fixative.protection.refine import DEFAULT_STEPS
 from fixative.protection.settings import DECLARE_LABEL, MODE_HELP, MODES, STRENGTH_HELP
 from fixative.protection.view import VIEW_HELP
@@ -476,13 +476,17 @@ def test_krita_dialog_preview_and_menu(
     }
     assert artist["mode_help"] == _line("fast", MODE_HELP)
     assert artist["strength_help"] == _line("medium", STRENGTH_HELP)
-    # The preview: the core's sheet of the 256x256 document (four panels at its own size,
-    # gaps between), scaled to the dialog's width.
+    # The preview: the core's sheet of the 256x256 document (the picture's column and one
+    # labelled column per model family, panels at its own size), scaled to the dialog's width.
     preview = artist["preview"]
-    sheet_w, sheet_h = 4 * 256 + 3 * GAP, 256
-    assert preview["shown"] and preview["width"] == 760, preview
-    assert abs(preview["height"] - 760 * sheet_h / sheet_w) <= 1, preview
-    assert preview["caption"].startswith("Original | protected"), preview
+    sheet_w, sheet_h = chk.sheet_size(256)
+    assert preview["shown"] and preview["width"] == 680, preview
+    assert abs(preview["height"] - 680 * sheet_h / sheet_w) <= 1, preview
+    assert preview["caption"].startswith("Top row: the original"), preview
+    assert all(f.short in preview["caption"] for f in families.FAMILIES), preview
+    chk.assert_family_columns(chk.load(res / "krita-preview-sheet.png"), 256)
+    aimed = families.TARGET.short
+    assert any(f"Aimed at {aimed}" in label for label in artist["labels"]), artist["labels"]
     assert artist["caption_after_change"].startswith("The settings changed"), artist
     labels = done["dialog"]["progress_labels"]
     assert any("for the preview: what the AI sees" in label for label in labels), labels

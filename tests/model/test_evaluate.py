@@ -146,6 +146,17 @@ def test_crops_protocol(small_image, tmp_path):
     md = (tmp_path / "crops.md").read_text()
     assert "Fixative thorough" in md and "Targets for thorough" in md
     assert "AI-view PSNR colour-matched" in md and "after colour matching" in md
+    # Every family of the core's table, for every mode, by check's own definition.
+    from fixative.protection import families
+
+    assert set(s["families"]) == {"generator", "fast", "thorough"}
+    for fams in s["families"].values():
+        assert list(fams) == list(families.IDS)
+        for fig in fams.values():
+            assert fig["latent_times_noise"] > 0 and 0 < fig["ai_view_ssim"] <= 1
+    assert "## What each model family sees" in md
+    for f in families.FAMILIES:
+        assert f"{f.name}, {f.autoencoder} dB / ×" in md
     with Image.open(grid) as im:
         # original | generator | fast | thorough | their four AI views | the three protected
         # ones colour-matched

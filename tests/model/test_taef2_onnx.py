@@ -12,6 +12,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
+from fixative.protection import families
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 
@@ -115,8 +116,11 @@ def test_mask_parameters_are_the_default_generators():
     }
 
 
+FAMILY_ROLES = [role for f in families.FAMILIES if not f.target for role in (f.encoder, f.decoder)]
+
+
 @pytest.mark.parametrize(
-    "role", ["encoder", "decoder", "encoder_grad", "view_grad", "texture_mask"]
+    "role", ["encoder", "decoder", "encoder_grad", "view_grad", "texture_mask", *FAMILY_ROLES]
 )
 def test_manifest_pins_each_graph(role):
     entry = json.loads((MODELS / "manifest.json").read_text())["graphs"][role]
@@ -125,3 +129,28 @@ def test_manifest_pins_each_graph(role):
     meta = _session(entry["file"]).get_modelmeta().custom_metadata_map
     assert meta["fixative.role"] == role
     assert "MIT" in meta["fixative.licence"]
+
+
+@pytest.mark.parametrize(
+    "family", [f for f in families.FAMILIES if not f.target], ids=lambda f: f.id
+)
+def test_family_graphs_match_torch(family, unseen_crops):
+    """TAESDXL's and TAEF1's graphs against a torch forward of the same weights: the family
+    layout of scripts/taef2.py rebuilt from the graphs' initializers (strictly, every key)."""
+    from taef2 import load_family
+
+    encoder, decoder = load_family(family.id, "encoder"), load_family(family.id, "decoder")
+    enc, dec = (
+        _session(f"{family.autoencoder.lower()}-encoder.onnx"),
+        _session(f"{family.autoencoder.lower()}-decoder.onnx"),
+    )
+    meta = enc.get_modelmeta().custom_metadata_map
+    assert meta["fixative.family"] == family.id and meta["fixative.role"] == family.encoder
+    for x in _inputs(unseen_crops):
+        (z,) = enc.run(None, {"image": x})
+        (y,) = dec.run(None, {"latent": z})
+        with torch.no_grad():
+            zt = encoder(torch.from_numpy(x))
+            yt = decoder(zt)
+        assert z.shape == (x.shape[0], family.latent_channels, x.shape[2] // 8, x.shape[3] // 8)
+        assert _rel(z, zt.numpy()) < 1e-5 and _rel(y, yt.numpy()) < 1e-5, x.shape

@@ -14,7 +14,7 @@ sys.path.insert(0, str(REPO / "plugins" / "common"))
 
 import fixative  # noqa: E402
 from fixative.image import pixels as px  # noqa: E402
-from fixative.protection import preview  # noqa: E402
+from fixative.protection import families, preview  # noqa: E402
 from fixative_host import HostCancelled, HostError, RawImage, choices  # noqa: E402
 from fixative_host.preview import run_preview  # noqa: E402
 
@@ -51,13 +51,16 @@ def test_preview_is_the_cores_sheet_in_process_and_external() -> None:
     inside = as_array(run_preview(raw, SETTINGS, progress=lambda f, m: seen.append((f, m))))
     expected = expected_sheet(pixels)
     assert np.array_equal(inside, expected)
-    # Four panels at the preview's view (a 128x96 picture is its own view), gaps between.
-    assert inside.shape == (96, 4 * 128 + 3 * preview.GAP, 3)
+    # A column per family beside the picture's, original above protected, at the preview's
+    # view (a 128x96 picture is its own view), gaps between, headings on top.
+    top, n = preview.label_height(128), 1 + len(families.FAMILIES)
+    assert inside.shape == (top + 2 * 96 + preview.GAP, n * 128 + (n - 1) * preview.GAP, 3)
     assert seen and seen[-1] == (1.0, "what the AI sees")
     assert all(0.0 <= f <= 1.0 for f, _ in seen)
     # The protected panel differs from the original, and so do the AI's reconstructions.
-    panel = [inside[:, k * (128 + preview.GAP) :][:, :128] for k in range(4)]
-    assert not np.array_equal(panel[0], panel[1]) and not np.array_equal(panel[2], panel[3])
+    for k in range(n):
+        column = inside[top:, k * (128 + preview.GAP) :][:, :128]
+        assert not np.array_equal(column[:96], column[96 + preview.GAP :]), k
 
     outside = run_preview(raw, SETTINGS, python=sys.executable, external=True)
     assert np.array_equal(as_array(outside), inside)
@@ -68,7 +71,8 @@ def test_preview_flattens_when_the_format_has_no_alpha() -> None:
     raw = RawImage(pixels.tobytes(), 64, 64, 4, "u8")
     flat = as_array(run_preview(raw, SETTINGS, keep_alpha=False))
     assert np.array_equal(flat, expected_sheet(px.flatten_alpha(pixels)))
-    assert flat[:, :8].min() > 230  # the transparent strip shows white, as the JPEG will
+    top = preview.label_height(64)  # below the headings: the picture's own panels
+    assert flat[top:, :8].min() > 230  # the transparent strip shows white, as the JPEG will
 
 
 def test_preview_cancel_and_errors_are_messages(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ Python), so a host that runs the core in an external Python can still build its 
 from __future__ import annotations
 
 from fixative.image import formats as _formats
+from fixative.protection import families as _families
 from fixative.protection import settings as _settings
 from fixative.protection import view as _view
 
@@ -36,6 +37,25 @@ STEPS_DEFAULTS_TEXT = (
     "0 = the mode's default ("
     + ", ".join(f"{_settings.MODE_TABLE[m].steps} {m}" for m in STEPPED_MODES)
     + ")"
+)
+
+_OTHERS = [f for f in _families.FAMILIES if not f.target]
+# What the protection is aimed at and what it barely moves, said by every dialog (the families
+# table's words; the figures are the README's).
+AIMED_AT = (
+    f"Aimed at {_families.TARGET.short}'s image encoder ({_families.TARGET.autoencoder}). "
+    + " and ".join(f.name for f in _OTHERS)
+    + " see it about as they see faint noise: for them the no-AI-training declarations are "
+    "what speaks."
+)
+PREVIEW_CAPTION = (
+    "Top row: the original; bottom row: the protected copy. First column: the picture; then "
+    "what each model family reconstructs from it: "
+    + ", ".join(
+        f"{f.short} ({'aimed at' if f.target else 'not aimed at'})" for f in _families.FAMILIES
+    )
+    + ". The more a bottom panel differs from the one above it, the more that family is "
+    "disturbed."
 )
 
 _MODE_HELP = _settings.MODE_HELP  # the core's one wording, as the CLI's and Blender's

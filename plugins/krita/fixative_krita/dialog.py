@@ -40,10 +40,8 @@ from .settings import KritaSettings
 # (the caller has said why).
 PreviewFunction = Callable[[KritaSettings], RawImage | None]
 
-PREVIEW_WIDTH = 760  # the sheet (four ~512 px panels) is scaled down to this width
-PREVIEW_CAPTION = (
-    "Original | protected | what the AI reconstructs from the original | from the protected copy"
-)
+PREVIEW_WIDTH = 680  # the sheet (a column per model family, ~512 px panels) is scaled to this
+PREVIEW_CAPTION = choices.PREVIEW_CAPTION
 STALE_CAPTION = "The settings changed since this preview: preview again to see their effect."
 
 
@@ -129,6 +127,9 @@ class ExportDialog(QDialog):
         self.strength.currentIndexChanged.connect(self._strength_changed)
         form.addRow("Strength:", self.strength)
         form.addRow("", self.strength_help)
+        self.aimed_at = QLabel(choices.AIMED_AT)
+        self.aimed_at.setWordWrap(True)
+        form.addRow("", self.aimed_at)
 
         self.mode = QComboBox()
         for name in choices.MODES:

@@ -67,9 +67,8 @@ PYTHON_BLURB = (
     "(e.g. on Windows); empty: GIMP's own Python."
 )
 PREVIEW_BLURB = (
-    "Also make the sheet of what the AI sees: original | protected | the AI's reconstruction "
-    "of each, at about 512 px, as a new image (returned as 'preview'). The file is written "
-    "as usual."
+    "Also make the sheet of what the AI sees, at about 512 px a panel, as a new image "
+    "(returned as 'preview'); the file is written as usual. " + choices.PREVIEW_CAPTION
 )
 
 

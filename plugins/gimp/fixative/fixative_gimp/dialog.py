@@ -28,11 +28,13 @@ RADIOS = ("strength", "mode")  # GIMP 3.0 makes every other choice a combo box
 HEADER_ID = "fixative-header"
 EXPORT_HEADER = (
     "<b>{label}</b>\nWritten with Fixative's protection against generative-AI mimicry "
-    '(a small change to the pixels) and, if chosen, "no AI training" declarations.'
+    '(a small change to the pixels) and, if chosen, "no AI training" declarations. '
+    + choices.AIMED_AT
 )
 PROTECTED_HEADER = (
     "<b>Export a protected copy</b>\nThe image itself is not changed; the file gets Fixative's "
-    'protection against generative-AI mimicry and, if chosen, "no AI training" declarations.'
+    'protection against generative-AI mimicry and, if chosen, "no AI training" declarations. '
+    + choices.AIMED_AT
 )
 
 

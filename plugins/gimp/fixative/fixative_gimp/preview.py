@@ -16,7 +16,7 @@ import gi
 gi.require_version("Gimp", "3.0")
 gi.require_version("Gtk", "3.0")
 gi.require_version("GdkPixbuf", "2.0")
-from fixative_host import HostCancelled, HostError, RawImage  # noqa: E402
+from fixative_host import HostCancelled, HostError, RawImage, choices  # noqa: E402
 from fixative_host.preview import run_preview  # noqa: E402
 from gi.repository import GdkPixbuf, Gimp, GLib, Gtk  # noqa: E402
 
@@ -24,10 +24,7 @@ from . import bridge, settings  # noqa: E402
 from .formats import FORMATS  # noqa: E402
 
 TITLE = "What the AI sees"
-EXPLANATION = (
-    "Original | protected | the AI's reconstruction of the original | of the protected "
-    "picture. The more the last differs from the third, the more the protection disturbs it."
-)
+EXPLANATION = choices.PREVIEW_CAPTION
 BUTTON = "Preview what the _AI sees"
 MAX_SHOWN_WIDTH = 1200  # the window's image is scaled down to fit a screen; the sheet is not
 

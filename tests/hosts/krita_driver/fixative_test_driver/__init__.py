@@ -265,6 +265,9 @@ class _Artist:
             "height": pixmap.height() if pixmap is not None else 0,
             "caption": dialog.preview_caption.text(),
         }
+        if pixmap is not None:
+            pixmap.save(f"{RESULTS}/krita-preview-sheet.png")
+        rec["labels"] = [w.text() for w in dialog.findChildren(type(dialog.strength_help))]
         dialog.grab().save(f"{RESULTS}/krita-dialog.png")
         rec["dialog_size"] = [dialog.width(), dialog.height()]
         dialog.strength.setCurrentIndex(dialog.strength.findData("high"))
