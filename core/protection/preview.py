@@ -105,7 +105,8 @@ def label_height(panel_width: int) -> int:
 
 
 def _font_size(panel_width: int) -> int:
-    return max(9, min(22, panel_width // 22))
+    # Large enough to stay legible where a host scales the sheet to a dialog's width.
+    return max(10, min(32, panel_width // 14))
 
 
 def sheet(

@@ -480,8 +480,8 @@ def test_krita_dialog_preview_and_menu(
     # labelled column per model family, panels at its own size), scaled to the dialog's width.
     preview = artist["preview"]
     sheet_w, sheet_h = chk.sheet_size(256)
-    assert preview["shown"] and preview["width"] == 680, preview
-    assert abs(preview["height"] - 680 * sheet_h / sheet_w) <= 1, preview
+    assert preview["shown"] and preview["width"] == 540, preview
+    assert abs(preview["height"] - 540 * sheet_h / sheet_w) <= 1, preview
     assert preview["caption"].startswith("Top row: the original"), preview
     assert all(f.short in preview["caption"] for f in families.FAMILIES), preview
     chk.assert_family_columns(chk.load(res / "krita-preview-sheet.png"), 256)

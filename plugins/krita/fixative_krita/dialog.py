@@ -40,7 +40,7 @@ from .settings import KritaSettings
 # (the caller has said why).
 PreviewFunction = Callable[[KritaSettings], RawImage | None]
 
-PREVIEW_WIDTH = 680  # the sheet (a column per model family, ~512 px panels) is scaled to this
+PREVIEW_WIDTH = 540  # the sheet (a column per model family, ~512 px panels) is scaled to this
 PREVIEW_CAPTION = choices.PREVIEW_CAPTION
 STALE_CAPTION = "The settings changed since this preview: preview again to see their effect."
 
@@ -315,6 +315,7 @@ class ExportDialog(QDialog):
         if pixmap.width() > PREVIEW_WIDTH:
             pixmap = pixmap.scaledToWidth(PREVIEW_WIDTH, Qt.TransformationMode.SmoothTransformation)
         self.preview_image.setPixmap(pixmap)
+        self.preview_image.setMinimumSize(pixmap.size())  # never cropped: the headings are on top
         self.preview_image.setVisible(True)
         self.preview_caption.setText(PREVIEW_CAPTION)
         self.preview_caption.setVisible(True)
