@@ -506,7 +506,7 @@ def test_krita_dialog_preview_and_menu(
         "Export Protected...",
         "Export All Open Documents Protected...",
     ], texts
-    assert_real_screenshot(res / "krita-dialog.png", (range(600, 1100), range(350, 1000)), 2000)
+    assert_real_screenshot(res / "krita-dialog.png", (range(560, 1100), range(350, 1000)), 2000)
     assert_real_screenshot(res / "krita-menu.png", (range(250, 1280), range(300, 1024)), 40)
     target = os.environ.get("FIXATIVE_SCREENSHOTS")
     if target:

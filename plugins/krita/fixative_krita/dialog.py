@@ -319,7 +319,9 @@ class ExportDialog(QDialog):
         self.preview_image.setVisible(True)
         self.preview_caption.setText(PREVIEW_CAPTION)
         self.preview_caption.setVisible(True)
-        self.adjustSize()
+        # adjustSize() caps a window at 2/3 of the screen, which squeezed the rows over each
+        # other; the layout's own size hint is what the sheet and its captions need.
+        self.resize(self.sizeHint().expandedTo(self.size()))
 
     def _preview_stale(self) -> None:
         if self.preview_image.isVisible():
