@@ -48,8 +48,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--no-latent",
         action="store_true",
         help="with --original, skip the model families' measures (latent distortion and what "
-        "the AI sees, each beside noise of the same visibility; about 8 s per family and image "
-        "on 2 CPU cores)",
+        "the AI sees, each beside noise of the same visibility; about 20 s per family for a 1 MP "
+        "picture on 2 CPU cores)",
     )
     p.add_argument(
         "--family",
