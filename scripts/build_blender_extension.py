@@ -36,7 +36,8 @@ import sys
 import zipfile
 from pathlib import Path
 
-from plugin_vendor import vendor_glue
+import host_builds
+from plugin_vendor import download_wheels, vendor_glue
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCE = REPO / "plugins" / "blender"
@@ -48,8 +49,10 @@ PLATFORMS = {
     "macos-arm64": ["macosx_14_0_arm64", "macosx_13_0_arm64", "macosx_11_0_arm64"],
 }
 RUNTIME = ["onnxruntime", "pillow"]
-# The Pythons Blender runs: 4.2-5.0 (3.11), blender.org 5.1+ (3.13), Debian's 5.2 (3.14).
-PYTHONS = ("3.11", "3.13", "3.14")
+HOST = "blender"
+# The Pythons Blender runs (4.2-5.0: 3.11, blender.org 5.1+: 3.13, Debian's 5.2: 3.14), from
+# the one table of host builds.
+PYTHONS = tuple(host_builds.pythons(HOST))
 NEVER_BUNDLED = ("numpy",)  # Blender ships its own; a second copy would shadow it
 
 
@@ -116,16 +119,15 @@ def check_core_wheel(wheel: Path) -> None:
             raise BuildError(msg)
 
 
-def download_runtime(wheels: Path, platform: str, python: str) -> None:
-    tags: list[str] = []
-    for tag in PLATFORMS[platform]:
-        tags += ["--platform", tag]
-    run(
-        [
-            *(sys.executable, "-m", "pip", "download", "--only-binary=:all:", *tags),
-            *("--python-version", python, "--implementation", "cp", "-d", str(wheels), *RUNTIME),
-        ]
-    )
+def download_runtime(
+    wheels: Path, platform: str, python: str, *, cache: Path | None = None
+) -> None:
+    print(f"+ pip download {' '.join(RUNTIME)} for {platform}, Python {python}", flush=True)
+    try:
+        download_wheels(wheels, PLATFORMS[platform], python, RUNTIME, deps=True, cache=cache)
+    except subprocess.CalledProcessError as exc:
+        msg = f"pip found no {' and '.join(RUNTIME)} wheels for {platform}, Python {python}"
+        raise BuildError(msg) from exc
     for wheel in wheels.glob("*.whl"):
         if wheel.name.split("-")[0].lower() in NEVER_BUNDLED:
             wheel.unlink()
@@ -154,15 +156,30 @@ def write_manifest(stage: Path, platforms: list[str] | None) -> None:
     manifest.write_text(head.rstrip("\n") + "\n" + "\n".join(lines) + "\n" + sep + tail)
 
 
-def stage_extension(out: Path, python: str, platforms: list[str], system_deps: bool) -> Path:
+def stage_extension(
+    out: Path,
+    python: str,
+    platforms: list[str],
+    system_deps: bool,
+    *,
+    cache: Path | None = None,
+) -> Path:
     stage = out / f"stage-py{python.replace('.', '')}"
     stage_source(stage)
     build_core_wheel(stage / "wheels")
     if not system_deps:
         for platform in platforms:
-            download_runtime(stage / "wheels", platform, python)
+            download_runtime(stage / "wheels", platform, python, cache=cache)
     write_manifest(stage, None if system_deps else platforms)
+    # Which Python its wheels are for, read by the add-on's start-up check (fixative_host.abi);
+    # a --system-deps zip bundles no compiled module, so it fits any.
+    host_builds.write_package_facts(stage, HOST, None if system_deps else python, None)
     return stage
+
+
+def table_platforms(python: str) -> list[str]:
+    """The platforms scripts/host_builds.py lists Blender builds with `python` for."""
+    return [b.platform for b in host_builds.rows(HOST) if b.python == python and b.platform]
 
 
 def blender_build(blender: list[str], stage: Path, out: Path, split: bool) -> list[Path]:
@@ -179,6 +196,33 @@ def blender_build(blender: list[str], stage: Path, out: Path, split: bool) -> li
     return zips
 
 
+def build(
+    out: Path,
+    pythons: list[str],
+    platforms: list[str] | None = None,
+    *,
+    system_deps: bool = False,
+    stage_only: bool = False,
+    blender: str = "blender",
+    cache: Path | None = None,
+) -> list[Path]:
+    """Stage (and unless `stage_only`, build and validate) one extension per Python; returns
+    the zips, named as scripts/host_builds.py names them. Platforms: `platforms`, else those
+    the table lists for the Python, else all."""
+    built: list[Path] = []
+    for python in pythons:
+        tag = host_builds.python_tag(python)
+        folder = out.resolve() / tag
+        chosen = platforms or table_platforms(python) or sorted(PLATFORMS)
+        stage = stage_extension(folder, python, chosen, system_deps, cache=cache)
+        print(f"staged {stage}")
+        if stage_only:
+            continue
+        zips = blender_build(shlex.split(blender), stage, folder, not system_deps)
+        built += [name_by_python(z, python) for z in zips]
+    return built
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=REPO / "dist" / "blender")
@@ -191,22 +235,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--system-deps", action="store_true", help="bundle the core wheel only")
     ap.add_argument("--stage-only", action="store_true", help="stop before running Blender")
     ap.add_argument("--blender", default="blender", help="command that runs Blender")
+    ap.add_argument("--cache", type=Path, help="folder to keep downloaded wheels in")
     args = ap.parse_args(argv)
-    platforms = args.platforms or sorted(PLATFORMS)
     pythons = [p.strip() for p in args.python.split(",") if p.strip()]
     if not pythons:
         ap.error("--python: give at least one version, e.g. 3.11")
-    built: list[Path] = []
     try:
-        for python in pythons:
-            tag = f"py{python.replace('.', '')}"
-            out = args.out.resolve() / tag
-            stage = stage_extension(out, python, platforms, args.system_deps)
-            print(f"staged {stage}")
-            if args.stage_only:
-                continue
-            zips = blender_build(shlex.split(args.blender), stage, out, not args.system_deps)
-            built += [name_by_python(z, tag) for z in zips]
+        built = build(
+            args.out,
+            pythons,
+            args.platforms,
+            system_deps=args.system_deps,
+            stage_only=args.stage_only,
+            blender=args.blender,
+            cache=args.cache,
+        )
     except BuildError as exc:
         print(f"build_blender_extension: {exc}", file=sys.stderr)
         return 1
@@ -215,14 +258,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def name_by_python(zip_path: Path, tag: str) -> Path:
+def name_by_python(zip_path: Path, python: str) -> Path:
     """fixative-0.1.0-linux_x64.zip -> fixative-0.1.0-py313-linux_x64.zip (which to download
-    is the Python's choice as much as the platform's)."""
-    stem, _, platform = zip_path.stem.rpartition("-")
-    name = f"{stem}-{tag}-{platform}.zip" if stem else f"{zip_path.stem}-{tag}.zip"
-    if tag in zip_path.stem:
-        return zip_path
-    return zip_path.rename(zip_path.with_name(name))
+    is the Python's choice as much as the platform's), as scripts/host_builds.py names it."""
+    version = host_builds.blender_version()
+    platform = zip_path.stem.removeprefix(f"fixative-{version}").lstrip("-")
+    name = host_builds.package_name(HOST, python, platform.replace("_", "-") if platform else None)
+    return zip_path if zip_path.name == name else zip_path.rename(zip_path.with_name(name))
 
 
 if __name__ == "__main__":

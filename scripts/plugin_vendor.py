@@ -63,19 +63,53 @@ def vendor_glue(folder: Path) -> Path:
     return target
 
 
-def vendor_wheels(deps: Path, platform: str, python: str) -> list[str]:
+def download_wheels(
+    dest: Path,
+    tags: list[str],
+    python: str,
+    packages: tuple[str, ...] | list[str],
+    *,
+    deps: bool = False,
+    cache: Path | None = None,
+) -> list[Path]:
+    """`pip download` binary wheels of `packages` for pip platform `tags` and `python` into
+    `dest`; returns them. With `cache`, a download is kept in `cache/<key>/` and reused by the
+    next build of the same platform, Python and packages (the test suite builds many)."""
+    cmd = [sys.executable, "-m", "pip", "download", "--only-binary=:all:"]
+    cmd += [] if deps else ["--no-deps"]
+    cmd += ["--python-version", python, "--implementation", "cp"]
+    for tag in tags:
+        cmd += ["--platform", tag]
+    dest.mkdir(parents=True, exist_ok=True)
+    if cache is None:
+        subprocess.run([*cmd, "--dest", str(dest), *packages], check=True)
+        return sorted(dest.glob("*.whl"))
+    key = "-".join(
+        [tags[0], f"py{python.replace('.', '')}", *packages, *(["deps"] if deps else [])]
+    )
+    kept = cache / key
+    if not (kept / "complete").is_file():
+        shutil.rmtree(kept, ignore_errors=True)
+        kept.mkdir(parents=True)
+        subprocess.run([*cmd, "--dest", str(kept), *packages], check=True)
+        (kept / "complete").write_text("\n".join(sorted(p.name for p in kept.glob("*.whl"))))
+    for wheel in sorted(kept.glob("*.whl")):
+        shutil.copy2(wheel, dest / wheel.name)
+    return sorted(dest.glob("*.whl"))
+
+
+def vendor_wheels(
+    deps: Path, platform: str, python: str, *, cache: Path | None = None
+) -> list[str]:
     """Download numpy/onnxruntime/Pillow wheels for `platform` and `python` (e.g. "3.10")
     with pip and unpack them into `deps`; returns the wheel file names."""
     if platform not in PLATFORMS:
         msg = f"unknown platform {platform!r}; choose one of {', '.join(PLATFORMS)}"
         raise SystemExit(msg)
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--only-binary=:all:", "--no-deps"]
-        cmd += ["--python-version", python, "--implementation", "cp", "--dest", tmp]
-        for tag in PLATFORMS[platform]:
-            cmd += ["--platform", tag]
-        subprocess.run([*cmd, *RUNTIME_PACKAGES], check=True)
-        wheels = sorted(Path(tmp).glob("*.whl"))
+        wheels = download_wheels(
+            Path(tmp), PLATFORMS[platform], python, RUNTIME_PACKAGES, cache=cache
+        )
         deps.mkdir(parents=True, exist_ok=True)
         for wheel in wheels:
             with zipfile.ZipFile(wheel) as zf:

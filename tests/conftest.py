@@ -153,3 +153,11 @@ def conv_model(make_model: ModelFactory, monkeypatch: pytest.MonkeyPatch) -> Pat
     path = make_model(manifest=True)
     monkeypatch.setenv("FIXATIVE_MODEL", str(path.parent))
     return path
+
+
+@pytest.fixture(scope="session")
+def wheel_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder of downloaded wheels for every package build of the session: the packaging
+    scripts keep each platform's and Python's download there (`--cache`), so no test fetches
+    the same wheels twice."""
+    return tmp_path_factory.mktemp("wheel-cache")

@@ -9,7 +9,9 @@ comes when the user protects something.
 
 from __future__ import annotations
 
-from . import frames, operators, prefs
+import sys
+
+from . import frames, host, operators, prefs
 
 
 def register() -> None:
@@ -18,6 +20,8 @@ def register() -> None:
     bpy.utils.register_class(prefs.FixativePreferences)
     operators.register()
     frames.register()
+    if host.PACKAGE_MISMATCH:  # in the console at start; every action reports it too
+        print(f"Fixative: {host.PACKAGE_MISMATCH}", file=sys.stderr)
 
 
 def unregister() -> None:

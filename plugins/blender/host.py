@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from .fixative_host import ExportJob, RawImage, choices, run_export, run_file_export
+from .fixative_host.abi import mismatch
 from .fixative_host.runner import (
     Cancel,
     HostCancelled,
@@ -27,8 +29,16 @@ REMEDY = (
 )
 
 
+# Blender refuses to install a zip whose wheels are for another Python; should one be in place
+# anyway (copied by hand, Blender upgraded under it), this says which zip to install.
+PACKAGE_MISMATCH = mismatch(Path(__file__).resolve().parent, "Blender")
+
+
 def check() -> None:
-    """Raise the missing-package `HostError` before any work (a temporary file, a worker)."""
+    """Raise the wrong-package or missing-package `HostError` before any work (a temporary
+    file, a worker)."""
+    if PACKAGE_MISMATCH:
+        raise HostError(PACKAGE_MISMATCH)
     problem = in_process_problem()
     if problem is not None:
         raise HostError(missing_message(problem, WHERE, REMEDY))

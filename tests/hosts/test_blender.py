@@ -10,6 +10,7 @@ It is built and validated with `blender --command extension build/validate` and 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -30,6 +31,11 @@ from harness import REPO, ROOT_RESULTS, run_host
 from PIL import Image
 
 sys.path.insert(0, str(REPO / "plugins" / "common"))
+sys.path.insert(0, str(REPO / "scripts"))
+sys.path.insert(0, str(REPO / "tests" / "plugins"))
+import build_blender_extension
+import host_builds
+from binaries import COMPILED, binary_platform, python_marks
 from fixative_host import choices
 
 CASE = "/src/tests/hosts/blender_case.py"
@@ -630,3 +636,50 @@ def check_screenshots(results: Path, taken: list[str]) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         for name in SCREENSHOTS:
             shutil.copyfile(results / name, folder / name)
+
+
+def test_every_blender_row_of_the_table_builds_for_its_python(
+    rootfs: Path, host_results: Path, wheel_cache: Path
+) -> None:
+    """Every Blender row of scripts/host_builds.py: staged with PyPI's wheels for its Python,
+    built with --split-platforms and validated by the root's Blender, named by the table; every
+    compiled module in each zip's wheels is for the row's platform (its header) and Python (its
+    name, its imports)."""
+    rows = host_builds.rows("blender")
+    pythons = host_builds.pythons("blender")
+    build_blender_extension.build(host_results, pythons, stage_only=True, cache=wheel_cache)
+    script = "set -e;"
+    for py in pythons:
+        t = tag(py)
+        script += (
+            f" mkdir -p /results/zips/{t}; blender --command extension build --split-platforms"
+            f" --source-dir /results/{t}/stage-{t} --output-dir /results/zips/{t};"
+            f" for z in /results/zips/{t}/*.zip; do blender --command extension validate $z; done;"
+        )
+    proc = run_host(["sh", "-c", script], timeout=900, results=host_results, home="blender")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    built = {}
+    for py in pythons:
+        for z in sorted((host_results / "zips" / tag(py)).glob("*.zip")):
+            named = build_blender_extension.name_by_python(z, py)
+            built[named.name] = named
+    assert sorted(built) == sorted(r.package for r in rows)
+    for row in rows:
+        system = row.platform.split("-")[0]
+        arch = "x86_64" if row.platform.endswith("x64") else "arm64"
+        named = 0
+        with zipfile.ZipFile(built[row.package]) as outer:
+            wheels = [n for n in outer.namelist() if n.startswith("wheels/")]
+            assert any(Path(n).name.startswith("onnxruntime-") for n in wheels), wheels
+            for wheel in wheels:
+                with zipfile.ZipFile(io.BytesIO(outer.read(wheel))) as inner:
+                    for name in inner.namelist():
+                        if not (name.endswith(COMPILED) or ".so." in Path(name).name):
+                            continue
+                        data = inner.read(name)
+                        found, arches = binary_platform(data)
+                        assert found == system and arch in arches, (row.package, name, arches)
+                        marks = python_marks(name, data)
+                        assert marks <= {row.python}, (row.package, name, marks)
+                        named += bool(marks)
+        assert named >= 2, f"{row.package}: only {named} compiled modules name a Python"

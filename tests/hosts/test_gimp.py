@@ -362,9 +362,9 @@ def test_gimp_dialogs_explain_choices_and_advanced(
     [(width, height)] = protected["preview_images"]
     # the core's sheet (the picture's and the families' columns, two rows), scaled to the window
     assert 1.5 * height < width < 2.5 * height and height > 256, protected["preview_images"]
-    assert any(
-        all(f.short in t for f in families.FAMILIES) for t in protected["preview_labels"]
-    ), protected["preview_labels"]
+    assert any(all(f.short in t for f in families.FAMILIES) for t in protected["preview_labels"]), (
+        protected["preview_labels"]
+    )
     shots = {
         "gimp-dialog.png": (protected["screenshot"], 300),
         "gimp-export-png-dialog.png": (png["screenshot"], 300),

@@ -14,9 +14,11 @@ import json
 import os
 import shutil
 import sys
+import zipfile
 from pathlib import Path
 
 import adapter_checks as chk
+import harness
 import numpy as np
 import pytest
 from fixative.protection import families
@@ -51,7 +53,7 @@ def krita_gui(out: str) -> str:
 def krita_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     zip_path = build_krita_plugin.build(tmp_path_factory.mktemp("krita-build"), chk.models_dir())
     chk.assert_graphs_vendored(
-        zip_path.parent / "fixative-krita" / "fixative_krita" / "lib" / "fixative"
+        build_krita_plugin.stage_of(zip_path) / "fixative_krita" / "lib" / "fixative"
     )
     return zip_path
 
@@ -70,7 +72,7 @@ def assert_beside_export(menu: list[str]) -> None:
 
 def vendored_lib(krita_zip: Path) -> Path:
     """The folder holding the core (and glue) the built plug-in vendors."""
-    return krita_zip.parent / "fixative-krita" / "fixative_krita" / "lib"
+    return build_krita_plugin.stage_of(krita_zip) / "fixative_krita" / "lib"
 
 
 @pytest.fixture(scope="module")
@@ -513,3 +515,101 @@ def test_krita_dialog_preview_and_menu(
         Path(target).mkdir(parents=True, exist_ok=True)
         for name in SCREENSHOTS:
             shutil.copyfile(res / name, Path(target) / name)
+
+
+# What the AppImage's Python does with the plug-in: no site-packages of the system (-S), so
+# numpy, onnxruntime and Pillow can only come from the zip's deps/; the plug-in's own
+# __init__ sets the path (Krita is absent, so it registers nothing).
+APPIMAGE_PYTHON_CASE = """
+import json, sys
+sys.path.insert(0, "/results/pykrita")
+import fixative_krita
+import numpy, onnxruntime, PIL
+from fixative import ProtectSettings, protect_file
+from fixative_host.abi import mismatch
+report = protect_file("/results/art.png", "/results/art-protected.png",
+                      ProtectSettings(strength="medium", mode="fast"))
+json.dump({"python": sys.version.split()[0], "site": "site" in sys.modules,
+           "modules": {m.__name__: m.__file__ for m in (numpy, onnxruntime, PIL)},
+           "mismatch": mismatch(fixative_krita._HERE, "Krita"),
+           "report": report.to_dict()}, open("/results/appimage.json", "w"))
+"""
+
+
+def test_linux_py313_zip_protects_in_a_bare_python_313(
+    rootfs, host_results: Path, wheel_cache: Path
+) -> None:
+    """The Krita 5.3/6 AppImage package: its deps/ (PyPI's cp313 wheels) import and protect an
+    image in Python 3.13 with nothing else on the path, through the plug-in's own set-up (the
+    trixie root's python3 is 3.13). In a root whose python3 is another, the same package must
+    say so instead: that Python is the one loading a package that is not for it."""
+    python = _root_python()
+    zip_path = build_krita_plugin.build(
+        host_results / "build", chk.models_dir(), "linux-x86_64", "3.13", cache=wheel_cache
+    )
+    assert zip_path.name == "fixative-krita-py313-linux-x86_64.zip"
+    with zipfile.ZipFile(zip_path) as zf:
+        zf.extractall(host_results / "pykrita")
+    picture = chk.picture(alpha=False)
+    Image.fromarray(picture, "RGB").save(host_results / "art.png")
+    if python != "3.13":
+        case = "import sys; sys.path.insert(0, '/results/pykrita'); import fixative_krita\n"
+        case += "from fixative_host.abi import mismatch\n"
+        case += "print(mismatch(fixative_krita._HERE, 'Krita'))\n"
+        (host_results / "case.py").write_text(case)
+        proc = run_host(["python3", "-S", "/results/case.py"], timeout=120, results=host_results)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert "is for Python 3.13" in proc.stdout and f"runs Python {python}" in proc.stdout
+        return
+    (host_results / "case.py").write_text(APPIMAGE_PYTHON_CASE)
+    proc = run_host(["python3", "-S", "/results/case.py"], timeout=300, results=host_results)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    data = json.loads((host_results / "appimage.json").read_text())
+    assert data["python"].startswith("3.13.") and not data["site"], data
+    for name, path in data["modules"].items():
+        assert path.startswith("/results/pykrita/fixative_krita/deps/"), (name, path)
+    assert data["mismatch"] is None
+    assert data["report"]["mode"] == "fast"
+    protected = chk.load(host_results / "art-protected.png")
+    assert protected.shape[:2] == picture.shape[:2]
+    assert not np.array_equal(protected[..., :3], picture)
+    chk.assert_declared(host_results / "art-protected.png")
+
+
+def _root_python() -> str:
+    """The root's python3 as major.minor ("3.13")."""
+    version = harness.host_versions()["python3"].split(":")[-1]
+    return ".".join(version.split(".")[:2])
+
+
+def test_krita_says_which_zip_when_loaded_by_another_python(
+    rootfs, host_results: Path, krita_home: Path, wheel_cache: Path
+) -> None:
+    """A package for Python 3.10 (Krita 5.2's official builds) in a Krita whose Python is not
+    3.10: Krita starts, the plug-in says which zip to install, the export entry says it again
+    instead of a traceback, and nothing is written."""
+    res = host_results
+    zip_path = build_krita_plugin.build(
+        res / "build", chk.models_dir(), "linux-x86_64", "3.10", cache=wheel_cache
+    )
+    write_sources(res)
+    python = _root_python()
+    steps = [export_step("wrong", "rgba8", "wrong.png")]
+    documents = [{"key": "rgba8", "path": f"{ROOT_RESULTS}/rgba8.png"}]
+    done, _ = run_krita(res, (zip_path, krita_home), documents, steps)
+    message = error_message(done["wrong"])
+    assert "is for Python 3.10" in message and f"your Krita runs Python {python}" in message
+    right = f"fixative-krita-py{python.replace('.', '')}-linux-x86_64.zip"
+    if python in ("3.10", "3.13"):
+        assert f"install {right} instead" in message, message
+    else:
+        assert "External Python" in message, message
+    assert not (res / "wrong.png").exists()
+    at_start = [
+        json.loads(line)
+        for line in (res / "fixative-log.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
+    assert [e["message"] for e in at_start if e["kind"] == "package"] == [message]
+    stdout = (res / "krita-stdout.txt").read_text(errors="replace")
+    assert "Traceback" not in stdout and "ImportError" not in stdout, stdout[-3000:]

@@ -33,9 +33,21 @@ gi.require_version("GimpUi", "3.0")
 from fixative_gimp import arguments, bridge, dialog, preview, settings  # noqa: E402
 from fixative_gimp.formats import EXPORT_TYPES, FORMATS, PRIORITY, GimpFormat, by_procedure  # noqa: E402
 from fixative_host import HostCancelled, HostError, RawImage, choices, run_export  # noqa: E402
+from fixative_host.abi import mismatch  # noqa: E402
 from gi.repository import Gimp, GimpUi, Gio, GLib, GObject  # noqa: E402
 
 EXPORT_PROCEDURE = "plug-in-fixative-export-protected"
+# Before anything imports numpy from deps/: a package built for another Python (or platform)
+# says which one to install instead of failing with an ImportError.
+PACKAGE_MISMATCH = mismatch(_HERE, "GIMP")
+
+
+def _package_refusal(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig):
+    """The failure (GIMP shows its message) when deps/ cannot load here and no External
+    Python is set to run the core instead; else None."""
+    if PACKAGE_MISMATCH and not settings.python(config):
+        return _failure(procedure, PACKAGE_MISMATCH)
+    return None
 
 
 def _protect(raw: RawImage, path: str, fmt: GimpFormat, config: Gimp.ProcedureConfig) -> dict:
@@ -93,6 +105,8 @@ def _protect_to(procedure, path: str, fmt: GimpFormat, config, read, after=None)
 
 
 def _export_run(procedure, run_mode, image, file, options, metadata, config, fmt: GimpFormat):
+    if (refusal := _package_refusal(procedure, config)) is not None:
+        return refusal
     path = file.get_path()
     if run_mode == Gimp.RunMode.INTERACTIVE:
         GimpUi.init("fixative")
@@ -127,6 +141,8 @@ def _default_output(image: Gimp.Image, fmt: GimpFormat) -> Gio.File | None:
 
 
 def _image_run(procedure, run_mode, image, drawables, config, data):
+    if (refusal := _package_refusal(procedure, config)) is not None:
+        return refusal
     if run_mode == Gimp.RunMode.INTERACTIVE:
         GimpUi.init("fixative")
         if config.get_property("file") is None:

@@ -22,6 +22,12 @@ except ImportError:  # imported outside Krita (packaging, unit tests): register 
     Krita = None
 
 if Krita is not None:
+    # Before anything imports numpy from deps/: a package built for another Python (or
+    # platform) says which one to install instead of failing with an ImportError.
+    from fixative_host.abi import mismatch
+
     from .extension import FixativeExtension
 
-    Krita.instance().addExtension(FixativeExtension(Krita.instance()))
+    Krita.instance().addExtension(
+        FixativeExtension(Krita.instance(), package_mismatch=mismatch(_HERE, "Krita"))
+    )

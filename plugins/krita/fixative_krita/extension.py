@@ -38,12 +38,24 @@ def non_interactive() -> bool:
 
 
 class FixativeExtension(Extension):
-    def __init__(self, parent):
+    def __init__(self, parent, package_mismatch: str | None = None):
         super().__init__(parent)
         self._krita = parent
+        # fixative_host.abi's message when deps/ was built for another Python or platform.
+        self._mismatch = package_mismatch
 
     def setup(self) -> None:
-        pass
+        if self._mismatch:
+            # Once Krita's window is up (a message box during start-up has no parent).
+            QTimer.singleShot(0, lambda: self._report("package", self._mismatch))
+
+    def _package_refuses(self, settings: KritaSettings) -> bool:
+        """True (after saying why) when the bundled modules cannot load and no External
+        Python is set to run the core instead."""
+        if not self._mismatch or settings.external_python:
+            return False
+        self._report("error", self._mismatch)
+        return True
 
     def createActions(self, window) -> None:
         # "file" is the File menu's object name: createAction appends there, after Quit.
@@ -65,6 +77,8 @@ class FixativeExtension(Extension):
                 self._report("error", "Export Protected: no document is open.")
                 return
             settings = KritaSettings.load(self._krita)
+            if self._package_refuses(settings):
+                return
             output = settings.output_path or default_output(doc, settings)
             if not non_interactive():
                 from .dialog import ExportDialog
@@ -99,6 +113,8 @@ class FixativeExtension(Extension):
                 self._report("error", "Export All Protected: no document is open.")
                 return
             settings = KritaSettings.load(self._krita)
+            if self._package_refuses(settings):
+                return
             if not non_interactive():
                 from .dialog import ExportDialog
 
@@ -255,7 +271,7 @@ class FixativeExtension(Extension):
         if non_interactive():
             print(f"fixative: {kind}: {message}", file=sys.stderr)
             return
-        if kind == "error":
+        if kind in ("error", "package"):
             QMessageBox.warning(parent or self._parent_window(), "Fixative", message)
 
 
