@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..declarations.site import read_site
+from ..errors import FixativeError
 from ..jobs.check import CheckError, check_file
 from ..protection import families
 
@@ -31,7 +33,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             "matching), against noise of the same visibility."
         ),
     )
-    p.add_argument("files", nargs="+", metavar="FILE", help="image file(s) to check")
+    p.add_argument("files", nargs="*", metavar="FILE", help="image file(s) to check")
+    p.add_argument(
+        "--site",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="also report what a robots.txt or a headers configuration (plain, nginx, Apache, "
+        "_headers) reserves, and for which agents; may be repeated",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON report instead of text")
     p.add_argument(
         "--original",
@@ -85,6 +95,8 @@ def _fmt_text(report: dict[str, Any]) -> str:
         ("creator", "creator"),
         ("rights", "copyright"),
         ("web_statement", "web statement"),
+        ("tdm_reservation", "TDMRep tdm:reservation"),
+        ("tdm_policy", "TDMRep tdm:policy"),
     ):
         if xmp.get(key):
             value = xmp[key]
@@ -152,8 +164,17 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"fixative check: cannot read trust anchor {a}: {exc.strerror}", file=sys.stderr)
             return 2
+    if not args.files and not args.site:
+        print("fixative check: give an image FILE or --site FILE", file=sys.stderr)
+        return 2
     reports: list[dict[str, Any]] = []
     status = 0
+    for site_file in args.site:
+        try:
+            reports.append({**read_site(site_file), "ok": True})
+        except FixativeError as exc:
+            reports.append({"site": site_file, "error": str(exc), "ok": False})
+            status = 2
     for f in args.files:
         try:
             report = check_file(
@@ -172,7 +193,15 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(reports, indent=2, default=_json_default))
     else:
         for r in reports:
-            print(r["error"] if "error" in r and "verdict" not in r else _fmt_text(r))
+            if "site" in r:
+                print(
+                    r.get("error")
+                    or "\n".join(
+                        [f"{r['site']} ({r['kind']})"] + [f"  {line}" for line in r["lines"]]
+                    )
+                )
+            else:
+                print(r["error"] if "error" in r and "verdict" not in r else _fmt_text(r))
     return status
 
 

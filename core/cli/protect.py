@@ -155,6 +155,11 @@ def add_declaration_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--copyright", metavar="TEXT", help="dc:rights copyright notice")
     g.add_argument("--web-statement", metavar="URL", help="xmpRights:WebStatement rights URL")
     g.add_argument(
+        "--tdm-policy",
+        metavar="URL",
+        help="TDMRep tdm:policy: URL of your text-and-data-mining licence terms",
+    )
+    g.add_argument(
         "--c2pa", action="store_true", help="also embed a signed C2PA manifest (fixative[c2pa])"
     )
     g.add_argument("--c2pa-cert", metavar="PEM", help="your C2PA certificate chain (PEM)")
@@ -175,6 +180,7 @@ def _declarations(args: argparse.Namespace) -> DeclarationSettings:
         creator=args.creator,
         copyright=args.copyright,
         web_statement=args.web_statement,
+        tdm_policy=args.tdm_policy,
         c2pa=bool(args.c2pa or args.c2pa_cert),
         c2pa_cert=args.c2pa_cert,
         c2pa_key=args.c2pa_key,

@@ -26,6 +26,9 @@ NS = {
     "xmpRights": "http://ns.adobe.com/xap/1.0/rights/",
     "plus": "http://ns.useplus.org/ldf/xmp/1.0/",
     "Iptc4xmpExt": "http://iptc.org/std/Iptc4xmpExt/2008-02-29/",
+    # W3C TDMRep (Community Group Final Report, 2024): its XMP properties, specified for EPUB
+    # and PDF, carried here in images too, where TDMRep-aware miners read XMP.
+    "tdm": "http://www.w3.org/ns/tdmrep/",
     "xml": "http://www.w3.org/XML/1998/namespace",
 }
 DATA_MINING_VOCAB = "http://ns.useplus.org/ldf/vocab/"
@@ -84,6 +87,7 @@ class DeclarationSettings:
     c2pa_cert: str | None = None
     c2pa_key: str | None = None
     ai_inference: str = "notAllowed"
+    tdm_policy: str | None = None
 
     def __post_init__(self) -> None:
         dm = self.data_mining
@@ -109,15 +113,15 @@ class DeclarationSettings:
             raise DeclarationSettingsError(
                 "ai_inference 'constrained' needs other_constraints (the constraint text)"
             )
-        if self.web_statement and not re.match(r"^https?://\S+$", self.web_statement):
-            raise DeclarationSettingsError(
-                f"web_statement {self.web_statement!r} must be an http(s) URL"
-            )
+        for name in ("web_statement", "tdm_policy"):
+            value = getattr(self, name)
+            if value and not (isinstance(value, str) and re.match(r"^https?://\S+$", value)):
+                raise DeclarationSettingsError(f"{name} {value!r} must be an http(s) URL")
         if (self.c2pa_cert is None) != (self.c2pa_key is None):
             raise DeclarationSettingsError(
                 "c2pa_cert and c2pa_key must be given together (certificate chain and its key)"
             )
-        for name in ("other_constraints", "creator", "copyright", "web_statement"):
+        for name in ("other_constraints", "creator", "copyright", "web_statement", "tdm_policy"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise DeclarationSettingsError(f"{name} must be text, not {type(value).__name__}")
@@ -150,6 +154,14 @@ class DeclarationSettings:
     def data_mining_uri(self) -> str:
         return DATA_MINING_VOCAB + self.data_mining
 
+    @property
+    def tdm_reservation(self) -> str | None:
+        """TDMRep's tdm:reservation for the Data Mining value: "1" (rights reserved) for every
+        DMI-PROHIBITED value, "0" for DMI-ALLOWED, none for DMI-UNSPECIFIED."""
+        if self.data_mining.startswith("DMI-PROHIBITED"):
+            return "1"
+        return "0" if self.data_mining == "DMI-ALLOWED" else None
+
 
 # XML 1.0 forbids most C0 controls; refusing them early gives a clearer error than a broken packet.
 _BAD_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -166,6 +178,7 @@ def _q(prefix: str, local: str) -> str:
 _WRONG_PLUS_NAMESPACES = ("http://ns.useplus.org/LDF/1.0/", "http://ns.useplus.org/ldf/1.0/")
 _OWNED_ALWAYS = (
     _q("plus", "DataMining"),
+    _q("tdm", "reservation"),
     _q("Iptc4xmpExt", "DigitalSourceType"),
     *(f"{{{ns}}}DataMining" for ns in _WRONG_PLUS_NAMESPACES),
     # JPEG "extended XMP" lives in extra APP1 segments that are not carried over; a pointer to
@@ -281,6 +294,8 @@ def _apply(rdf: ET.Element, s: DeclarationSettings) -> None:
         owned.append(_q("dc", "rights"))
     if s.web_statement is not None:
         owned.append(_q("xmpRights", "WebStatement"))
+    if s.tdm_policy is not None:
+        owned.append(_q("tdm", "policy"))
     marked = bool(s.copyright or s.web_statement or s.data_mining.startswith("DMI-PROHIBITED"))
     if marked:
         owned.append(_q("xmpRights", "Marked"))
@@ -292,6 +307,10 @@ def _apply(rdf: ET.Element, s: DeclarationSettings) -> None:
     if s.other_constraints is not None:
         _lang_alt(_add(desc, "plus", "OtherConstraints"), s.other_constraints)
     _add(desc, "Iptc4xmpExt", "DigitalSourceType", DIGITAL_CREATION)
+    if s.tdm_reservation is not None:
+        _add(desc, "tdm", "reservation", s.tdm_reservation)
+    if s.tdm_policy is not None:
+        _add(desc, "tdm", "policy", s.tdm_policy)
     if s.creator is not None:
         seq = ET.SubElement(_add(desc, "dc", "creator"), _q("rdf", "Seq"))
         ET.SubElement(seq, _q("rdf", "li")).text = s.creator
@@ -509,4 +528,6 @@ def read_declarations(xmp: bytes, *, source: str | None = None) -> dict[str, Any
         "rights": first("dc", "rights"),
         "marked": first("xmpRights", "Marked"),
         "web_statement": first("xmpRights", "WebStatement"),
+        "tdm_reservation": first("tdm", "reservation"),
+        "tdm_policy": first("tdm", "policy"),
     }

@@ -80,8 +80,8 @@ DEVICE_HELP = {
 # The declarations' one label and explanation (fixative.declarations.xmp writes them).
 DECLARE_LABEL = 'Declare "no AI training"'
 DECLARE_HELP = (
-    "write machine-readable IPTC/XMP statements into the file that it may not be used for "
-    "AI training or text and data mining"
+    "write machine-readable statements into the file that it may not be used for AI training "
+    "or text and data mining (IPTC Data Mining and TDMRep's tdm:reservation in its XMP)"
 )
 
 

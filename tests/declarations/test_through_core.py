@@ -177,7 +177,9 @@ def test_cli_protect_then_check_reports_declarations(
     out = capsys.readouterr().out
     assert "IPTC Data Mining: DMI-PROHIBITED-GENAIMLTRAINING" in out
     assert main(["site-snippets", "--only", "headers"]) == 0
-    assert capsys.readouterr().out == "tdm-reservation: 1\nX-Robots-Tag: noai, noimageai\n"
+    assert capsys.readouterr().out == (
+        "tdm-reservation: 1\nContent-Usage: train-ai=n\nX-Robots-Tag: noai, noimageai\n"
+    )
 
 
 def test_16bit_png_is_declared_signed_and_compared(tmp_path: Path, capsys, exiftool) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -114,8 +116,16 @@ def xmp(path: Path) -> str:
 
 
 def assert_declared(path: Path) -> None:
+    """IPTC Data Mining in the file's XMP, and TDMRep's tdm:reservation as exiftool (an
+    independent reader) reads it."""
     packet = xmp(path)
     assert DATA_MINING in packet, f"{path.name}: no IPTC DataMining declaration in its XMP"
+    exe = shutil.which("exiftool")
+    assert exe, "exiftool is the independent XMP reader: apt-get install libimage-exiftool-perl"
+    out = subprocess.run(
+        [exe, "-s3", "-XMP-tdm:Reservation", str(path)], capture_output=True, text=True
+    ).stdout.strip()
+    assert out == "1", f"{path.name}: exiftool reads tdm:reservation {out!r}, not 1"
 
 
 # One real thorough export per host, kept small for CI time: a 256×256 picture, 2 steps.
