@@ -15,7 +15,7 @@ created, which is reported separately ("load"). Both run side by side in one run
 compares like with like on the same machine at the same moment. For fast mode, the path of every
 host export and batch, it also times two files in one process with nothing made beforehand
 (first and second, "warm") and one fresh `python -m fixative protect` (start-up, imports,
-sessions, protection and write). Prints Markdown tables for the README and checks issue 15's
+sessions, protection and write). Prints Markdown tables (docs/performance.md) and checks issue 15's
 targets (4K generator ≤ 2× the plain re-export, 8K ≤ 1.5 GB peak RSS), issue 16's (a 4K
 artwork in thorough mode ≤ 60 s, 8K ≤ 2 GB with the encoder's gradient) and issue 34's (4K
 fast warm ≤ 3.5×, fresh ≤ 4.5×). The test images are tiled from the PNGs of `--images`

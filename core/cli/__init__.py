@@ -19,6 +19,8 @@ from .common import UsageError
 
 # The modules of this package that add a command, in the order `fixative --help` lists them.
 COMMANDS = ("protect", "batch", "info", "check", "snippets")
+# Where `fixative --help` sends a reader: pages of docs/ (a test checks they exist).
+HELP_PAGES = {"cli.md": "every command and option", "declarations.md": "the declarations"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="fixative",
         description="Protect images against generative-AI mimicry and declare them not for "
         "AI training.",
+        epilog="Documentation: "
+        + "; ".join(f"{what}: docs/{page}" for page, what in HELP_PAGES.items())
+        + " (in the Fixative repository).",
     )
     parser.add_argument("--version", action="version", version=f"fixative {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

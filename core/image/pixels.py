@@ -1,4 +1,4 @@
-"""The one array contract every adapter speaks (see README "Library API").
+"""The one array contract every adapter speaks (see docs/library.md).
 
 An image is a numpy array of shape (H, W, C), C = 3 (RGB) or 4 (RGBA, straight alpha), dtype
 uint8, uint16 or float32 (float32 in [0, 1]), sRGB-encoded, row 0 at the top. Functions here

@@ -3,7 +3,7 @@
 Starting from the generator's unit perturbation on the view, each step moves every pixel by
 α·b·sign(∇L), b being the texture mask (`texture-mask.onnx`, the definition the generator was
 trained with) used as a per-pixel budget: |u| ≤ b, so flat colour and line art keep the little
-perturbation they can hide. The objective, chosen by measurement (README "Thorough mode"):
+perturbation they can hide. The objective, chosen by measurement (docs/how-it-works.md):
 
     L = ‖E(x') − E(x)‖² / ‖E(x)‖²  +  AFFINE_WEIGHT · ‖g·D(E(x')) + b − D(E(x))‖² / ‖D(E(x))‖²
 
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 Progress = Callable[[float, str], None]
 Cancel = Callable[[], bool]
 
-# Measured on 4 unseen 384² crops (README "Thorough mode"): 3 steps (full, half, full) give 1.74x
+# Measured on 4 unseen 384² crops (docs/how-it-works.md): 3 steps (full, half, full) give 1.74x
 # the latent distortion of noise at equal PSNR and an AI view 9.8 dB below noise's; 4 steps (a
 # third full one) 1.80x and 11.1 dB for 1.5x the time; 6 steps no more than 4.
 DEFAULT_STEPS = MODE_TABLE[THOROUGH].steps  # 3

@@ -38,7 +38,7 @@ class Mode:
 
 
 # The one table of modes, read by the CLI, the host glue and each host's dialog. New modes go
-# last: hosts store a mode's index. Figures: README "Protection strength (measured)".
+# last: hosts store a mode's index. Figures: docs/strength.md.
 MODE_TABLE = {
     FAST: Mode(
         FAST,

@@ -1,7 +1,7 @@
 """The AI's view of an image: the smaller copy on which the perturbation is computed.
 
 Trainers and img2img front-ends never read a published picture at its native size: they
-downscale it to 0.25-1 MP first (kohya-ss, diffusers, ai-toolkit, OneTrainer; README "The view").
+downscale it to 0.25-1 MP first (kohya-ss, diffusers, ai-toolkit, OneTrainer; docs/how-it-works.md).
 Fixative computes its perturbation there, on an antialiased downscale of about 1 MP, and enlarges
 the unit perturbation smoothly back to the native size, where the budget ε is applied. An image at
 or below the view's size is its own view. Cost is then about 1 MP of model work whatever the file's

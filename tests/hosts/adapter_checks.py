@@ -309,3 +309,17 @@ def assert_family_columns(sheet: np.ndarray, panel: int) -> None:
         assert upper.std() > 10 and lower.std() > 10, f"column {k} looks blank"
         if k > 0:  # a family's view of the protected picture is not that of the original
             assert not np.array_equal(upper, lower), f"column {k}"
+
+
+# Beside the screenshots in docs/images: the choice texts each dialog showed when it was
+# grabbed (tests/test_docs_screenshots.py compares them with the core's tables, so a changed
+# text cannot leave an old picture in the docs).
+SCREENSHOT_TEXTS = "screenshot-texts.json"
+
+
+def record_screenshot_texts(target: Path, shot: str, texts: dict) -> None:
+    """Merge `shot`'s texts into `target`/screenshot-texts.json."""
+    path = target / SCREENSHOT_TEXTS
+    known = json.loads(path.read_text()) if path.is_file() else {}
+    known[shot] = texts
+    path.write_text(json.dumps(known, indent=2, sort_keys=True, ensure_ascii=False) + "\n")

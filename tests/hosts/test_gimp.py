@@ -375,6 +375,12 @@ def test_gimp_dialogs_explain_choices_and_advanced(
         assert 300 <= w <= 1280 and 250 <= h <= 1024, (shot, w, h)
         assert distinct_colours(res / shot) > colours, f"{shot} looks blank"
     keep_screenshots(res, list(shots))
+    if os.environ.get("FIXATIVE_SCREENSHOTS"):
+        chk.record_screenshot_texts(
+            Path(os.environ["FIXATIVE_SCREENSHOTS"]),
+            "gimp-dialog.png",
+            {"radios": protected["radios"][: len(STRENGTHS) + len(MODES)]},
+        )
 
 
 def test_gimp_bad_cases_leave_clear_errors(rootfs, host_results: Path, gimp_plugin: Path) -> None:

@@ -515,6 +515,11 @@ def test_krita_dialog_preview_and_menu(
         Path(target).mkdir(parents=True, exist_ok=True)
         for name in SCREENSHOTS:
             shutil.copyfile(res / name, Path(target) / name)
+        chk.record_screenshot_texts(
+            Path(target),
+            "krita-dialog.png",
+            {"mode": artist["mode_help"], "strength": artist["strength_help"]},
+        )
 
 
 # What the AppImage's Python does with the plug-in: no site-packages of the system (-S), so

@@ -41,7 +41,7 @@ STEPS_DEFAULTS_TEXT = (
 
 _OTHERS = [f for f in _families.FAMILIES if not f.target]
 # What the protection is aimed at and what it barely moves, said by every dialog (the families
-# table's words; the figures are the README's).
+# table's words; the figures are docs/strength.md's).
 AIMED_AT = (
     f"Aimed at {_families.TARGET.short}'s image encoder ({_families.TARGET.autoencoder}). "
     + " and ".join(f.name for f in _OTHERS)
