@@ -74,7 +74,7 @@ def stage_source(stage: Path) -> None:
     shutil.copytree(SOURCE, stage, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     # Imported relatively (`from .fixative_host import ...`), as Blender asks of extensions:
     # no sys.path changes, no clash with another add-on's copy.
-    vendor_glue(stage)
+    vendor_glue(stage, "blender")
 
 
 def build_core_wheel(wheels: Path) -> Path:

@@ -59,7 +59,7 @@ def build(
         shutil.rmtree(folder)
     shutil.copytree(SOURCE, folder, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     (folder / "fixative.py").chmod(0o755)
-    vendor_core(folder / "lib", models_dir)
+    vendor_core(folder / "lib", models_dir, "gimp")
     if platform and python:
         vendor_wheels(folder / "deps", platform, python, cache=cache)
     host_builds.write_package_facts(folder, HOST, python, platform)

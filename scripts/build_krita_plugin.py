@@ -65,7 +65,7 @@ def build(
     shutil.copytree(
         SOURCE / NAME, stage / NAME, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
     )
-    vendor_core(stage / NAME / "lib", models_dir)
+    vendor_core(stage / NAME / "lib", models_dir, "krita")
     if platform and python:
         vendor_wheels(stage / NAME / "deps", platform, python, cache=cache)
     host_builds.write_package_facts(stage / NAME, HOST, python, platform)

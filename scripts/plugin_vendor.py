@@ -37,10 +37,11 @@ PLATFORMS = {
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc")
 
 
-def vendor_core(lib: Path, models_dir: Path) -> None:
-    """Copy the core as `lib/fixative` (with the shipped models) and `lib/fixative_host`."""
+def vendor_core(lib: Path, models_dir: Path, host: str) -> None:
+    """Copy the core as `lib/fixative` (with the shipped models) and `lib/fixative_host` (with
+    `host`'s manual)."""
     shutil.copytree(REPO / "core", lib / "fixative", ignore=_IGNORE)
-    vendor_glue(lib)
+    vendor_glue(lib, host)
     manifest_path = models_dir / "manifest.json"
     if not manifest_path.is_file():
         msg = f"{manifest_path}: no model manifest; the plug-in needs the shipped model"
@@ -55,11 +56,15 @@ def vendor_core(lib: Path, models_dir: Path) -> None:
         shutil.copy2(models_dir / name, target / name)
 
 
-def vendor_glue(folder: Path) -> Path:
-    """Copy the host glue as `folder/fixative_host`; returns it. Its modules import each other
-    relatively, so it works as a top-level package (Krita, GIMP) or a sub-package (Blender)."""
+def vendor_glue(folder: Path, host: str) -> Path:
+    """Copy the host glue as `folder/fixative_host`, with `host`'s docs rendered into it (what
+    its dialogs' Help opens); returns it. Its modules import each other relatively, so it
+    works as a top-level package (Krita, GIMP) or a sub-package (Blender)."""
+    import manual
+
     target = folder / "fixative_host"
-    shutil.copytree(GLUE, target, ignore=_IGNORE)
+    shutil.copytree(GLUE, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "manual"))
+    manual.render(host, target / "manual")
     return target
 
 

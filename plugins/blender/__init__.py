@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import sys
 
-from . import frames, host, operators, prefs
+from . import frames, host, manual, operators, prefs
 
 
 def register() -> None:
     import bpy
 
     bpy.utils.register_class(prefs.FixativePreferences)
+    manual.register()
     operators.register()
     frames.register()
     if host.PACKAGE_MISMATCH:  # in the console at start; every action reports it too
@@ -29,4 +30,5 @@ def unregister() -> None:
 
     frames.unregister()
     operators.unregister()
+    manual.unregister()
     bpy.utils.unregister_class(prefs.FixativePreferences)

@@ -23,7 +23,7 @@ import bpy
 from bpy.app.handlers import persistent
 from bpy.props import EnumProperty, PointerProperty
 
-from . import bridge, host, items, prefs
+from . import bridge, host, items, manual, prefs
 from .fixative_host import choices
 
 # The id PREFERENCE is kept so that .blend files saved earlier read the same choice.
@@ -179,6 +179,7 @@ class FIXATIVE_PT_output(bpy.types.Panel):
             box.label(text=f"{len(failed)} frame(s) not protected", icon="ERROR")
             for r in failed[-3:]:
                 box.label(text=f"{r.frame}: {r.error}")
+        manual.draw(layout)
 
 
 CLASSES = (FixativeSceneSettings, FIXATIVE_PT_output)

@@ -24,7 +24,7 @@ from typing import Any
 import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 
-from . import bridge, host, items, prefs
+from . import bridge, host, items, manual, prefs
 from .fixative_host import choices
 
 _LAST: dict[str, Any] = {}
@@ -223,6 +223,7 @@ class FIXATIVE_OT_save_protected_as(bpy.types.Operator):
             p = prefs.get(context)
             body.label(text=f"Device: {items.DEVICE_LABELS.get(p.device, p.device)}")
             prefs.draw_help(body, choices.device_help(p.device), SIDEBAR)
+        manual.draw(layout)
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         _LAST.clear()

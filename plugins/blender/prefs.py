@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import bpy
 from bpy.props import BoolProperty, EnumProperty, StringProperty
 
-from . import items
+from . import items, manual
 from .fixative_host import choices
 
 DEFAULT_MODE = choices.DEFAULT_MODE  # thorough: what a single saved image gets
@@ -108,6 +108,7 @@ class FixativePreferences(bpy.types.AddonPreferences):
             draw_help(body, choices.view_help(self.view))
             body.prop(self, "device")
             draw_help(body, choices.device_help(self.device))
+        manual.draw(layout)
 
 
 # The preference defaults, for when the add-on was enabled without being recorded in the user's

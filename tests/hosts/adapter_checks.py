@@ -323,3 +323,48 @@ def record_screenshot_texts(target: Path, shot: str, texts: dict) -> None:
     known = json.loads(path.read_text()) if path.is_file() else {}
     known[shot] = texts
     path.write_text(json.dumps(known, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+# A web browser stand-in for the hosts' Help: every way a host opens a page reaches it (Qt
+# and Python's webbrowser run `xdg-open` from PATH; GTK asks GIO for text/html's default
+# application, which the desktop file makes it). It records the URL and copies the page it
+# names, so the test reads what the artist's browser would show.
+_BROWSER = """#!/bin/sh
+case "$1" in /*) url="file://$1" ;; *) url="$1" ;; esac  # GIO hands over a path
+printf '%s\\n' "$url" >> /results/help-opened.txt
+cp "${url#file://}" /results/help-page.html
+"""
+_BROWSER_DESKTOP = """[Desktop Entry]
+Type=Application
+Name=Help recorder
+Exec=/results/bin/xdg-open %u
+MimeType=text/html;
+NoDisplay=true
+"""
+
+
+def browser_recorder(results: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """(env, home files) that make `results`/bin/xdg-open the hosts' web browser."""
+    bin_dir = results / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "xdg-open").write_text(_BROWSER)
+    (bin_dir / "xdg-open").chmod(0o755)
+    env = {"PATH": "/results/bin:/usr/local/bin:/usr/bin:/bin", "BROWSER": "/results/bin/xdg-open"}
+    files = {
+        ".local/share/applications/fixative-help-recorder.desktop": _BROWSER_DESKTOP,
+        ".config/mimeapps.list": (
+            "[Default Applications]\ntext/html=fixative-help-recorder.desktop\n"
+        ),
+    }
+    return env, files
+
+
+def assert_help_opened(results: Path, host: str) -> str:
+    """The host's Help opened its own page of the docs, inside the installed plug-in."""
+    opened = (results / "help-opened.txt").read_text().split()
+    assert len(opened) == 1 and opened[0].startswith("file:///"), opened
+    assert opened[0].endswith(f"/fixative_host/manual/en/docs/{host}.html"), opened
+    page = (results / "help-page.html").read_text()
+    title = (REPO / "docs" / f"{host}.md").read_text().splitlines()[0].lstrip("# ")
+    assert f">{title}</h1>" in page, page[:500]
+    return opened[0]

@@ -296,7 +296,13 @@ def case_bundled(out: Path) -> dict:
     }
 
 
+def case_manual(out: Path) -> dict:
+    """The panels' Help: the extension's own copy of docs/blender.md, in the web browser."""
+    return {"result": sorted(bpy.ops.fixative.manual())}
+
+
 CASES = {
+    "manual": case_manual,
     "save": case_save,
     "save_image": case_save_image,
     "animation": case_animation,

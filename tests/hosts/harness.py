@@ -179,6 +179,12 @@ def gimp_console() -> str:
     return next((n for n in names if (root_path() / "usr/bin" / n).exists()), "gimp-console")
 
 
+def gimp_gui() -> str:
+    """GIMP's binary with its user interface (gimp-3.0, gimp-3.2, gimp)."""
+    names = ("gimp-3.0", "gimp-3.2", "gimp-3", "gimp")
+    return next((n for n in names if (root_path() / "usr/bin" / n).exists()), "gimp")
+
+
 def gimp_profile() -> str:
     """GIMP's profile folder under HOME for the current root's GIMP (".config/GIMP/3.0")."""
     version = host_versions().get("gimp", "3.0")

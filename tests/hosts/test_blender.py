@@ -169,7 +169,7 @@ def installed_core(ext: Path) -> Path:
     return folder
 
 
-def run_case(ext: Path, results: Path, case: str, *args: str) -> dict:
+def run_case(ext: Path, results: Path, case: str, *args: str, env=None, files=None) -> dict:
     """Run one case of blender_case.py (which enables the installed extension itself)."""
     if target(ext)["runner"] == "bpy":
         argv = [BPY_PYTHON, BPY_CASE]
@@ -180,7 +180,8 @@ def run_case(ext: Path, results: Path, case: str, *args: str) -> dict:
         argv,
         timeout=240,
         results=results,
-        files={".config/blender": ext / "blender-config", TEXTURE: chk.DEV_IMAGE},
+        env=env,
+        files={".config/blender": ext / "blender-config", TEXTURE: chk.DEV_IMAGE, **(files or {})},
         home="blender",
     )
     out = results / f"{case}.json"
@@ -457,6 +458,15 @@ def test_bad_cases_give_clear_messages(blender_ext: Path, host_results: Path) ->
 
 def sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
+
+
+def test_help_opens_the_extensions_manual(blender_ext: Path, host_results: Path) -> None:
+    """Help, at the end of each of Fixative's panels, opens the extension's own copy of
+    docs/blender.md (rendered by scripts/manual.py) through Blender's wm.url_open."""
+    env, files = chk.browser_recorder(host_results)
+    data = run_case(blender_ext, host_results, "manual", env=env, files=files)
+    assert data["result"] == ["FINISHED"]
+    assert "/extensions/" in chk.assert_help_opened(host_results, "blender")
 
 
 def test_every_choice_is_explained_in_the_cores_words(

@@ -537,3 +537,48 @@ def test_gimp_preview_argument_makes_the_sheet(rootfs, host_results: Path, gimp_
     # The first panel is the original picture itself.
     top = np.argwhere(np.all(sheet == pixels[0, 0, :3], axis=2))
     assert len(top), "the original's first pixel is not in the sheet"
+
+
+# GIMP's help system, as the dialogs' Help button calls it (gimp_standard_help_func ->
+# gimp_help with the plug-in's domain and the procedure's help id), from a batch command in
+# GIMP with its interface: GIMP's help plug-in reads the package's gimp-help.xml and its
+# web-browser plug-in opens the page (in the test's recorder). GIMP's own help browser is not
+# installed, so the profile says to use the web browser, as its preferences would. GIMP runs
+# until the page opened (help runs from GIMP's idle loop, after the batch command returned).
+HELP_RUN = (
+    "{gimp} --no-splash --console-messages --batch-interpreter python-fu-eval "
+    '-b \'from gi.repository import Gimp; Gimp.help("{domain}", "{help_id}")\' & pid=$!; '
+    "for i in $(seq 60); do sleep 1; [ -f {results}/help-page.html ] && break; done; "
+    "kill $pid; wait $pid"
+)
+
+
+def test_gimp_help_opens_the_plugins_manual(rootfs, host_results: Path, gimp_plugin: Path) -> None:
+    """Help in Fixative's dialogs opens the package's own copy of docs/gimp.md (rendered by
+    scripts/manual.py), through GIMP's help system, in the web browser."""
+    sys.path.insert(0, str(chk.REPO / "plugins" / "common"))
+    from fixative_host import help as manual
+
+    res = host_results
+    env, files = chk.browser_recorder(res)
+    run = HELP_RUN.format(
+        gimp=harness.gimp_gui(),
+        domain=manual.GIMP_HELP_DOMAIN,
+        help_id=manual.GIMP_HELP_ID,
+        results=ROOT_RESULTS,
+    )
+    xvfb = ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24 -nolisten tcp"]
+    gimprc = "(help-browser web-browser)\n(show-welcome-dialog no)\n"
+    proc = run_host(
+        [*xvfb, "sh", "-c", run],
+        timeout=300,
+        results=res,
+        env=env,
+        files={plugin_home(): gimp_plugin, f"{harness.gimp_profile()}/gimprc": gimprc, **files},
+        home="gimp",
+    )
+    assert (res / "help-opened.txt").is_file(), (
+        f"no page opened ({proc.returncode}):\n" + (proc.stderr[-3000:])
+    )
+    assert "Help ID" not in proc.stderr, proc.stderr[-3000:]  # "Help ID '...' unknown"
+    assert f"{plugin_home()}/lib/" in chk.assert_help_opened(res, "gimp")

@@ -124,6 +124,7 @@ def run_krita(
     documents: list[dict],
     steps: list[dict],
     env=None,
+    home_files=None,
     **spec,
 ):
     krita_zip, krita_home = setup
@@ -151,6 +152,7 @@ def run_krita(
             **(
                 {"/tmp/hide/onnxruntime/__init__.py": HIDDEN} if env and "PYTHONPATH" in env else {}
             ),
+            **(home_files or {}),
         },
         home="krita",
     )
@@ -454,13 +456,23 @@ def test_krita_dialog_preview_and_menu(
     """The real dialogs, used as an artist would: every control explains itself, Advanced
     holds the external Python, the view and the steps, quality applies only to lossy formats
     and the alpha option only to formats with alpha; "Preview what the AI sees" shows the
-    sheet; Export writes the file and a message names it. The dialog and the File menu are
-    grabbed as screenshots (FIXATIVE_SCREENSHOTS=DIR copies them there, e.g. docs/images)."""
+    sheet; Help opens the plug-in's own copy of docs/krita.md in the web browser; Export writes
+    the file and a message names it. The dialog and the File menu are grabbed as screenshots
+    (FIXATIVE_SCREENSHOTS=DIR copies them there, e.g. docs/images)."""
     res = host_results
     rgba8 = write_sources(res)["rgba8"]
     documents = [{"key": "rgba8", "path": f"{ROOT_RESULTS}/rgba8.png"}]
     step = {**export_step("dialog", "rgba8", "dialog-protected.png"), "interactive": {}}
-    done, result = run_krita(res, (krita_zip, krita_home), documents, [step], menu_shot=True)
+    browser_env, browser_files = chk.browser_recorder(res)
+    done, result = run_krita(
+        res,
+        (krita_zip, krita_home),
+        documents,
+        [step],
+        env=browser_env,
+        home_files=browser_files,
+        menu_shot=True,
+    )
     artist = done["dialog"]["artist"]
     assert "exceptions" not in artist, "\n".join(artist["exceptions"])
     assert set(artist["tooltips"]) >= {"format", "strength", "mode", "python", "preview_button"}
@@ -495,6 +507,7 @@ def test_krita_dialog_preview_and_menu(
     assert not any(ROOT_RESULTS in label for label in labels), labels
     # Export: the file is written and one message, which stays until closed, names it.
     assert [entry["kind"] for entry in done["dialog"]["log"]] == ["preview", "ok"]
+    assert "pykrita/fixative_krita/lib/" in chk.assert_help_opened(res, "krita")
     (message,) = artist["messages"]
     assert "dialog-protected.png" in message and ROOT_RESULTS in message, message
     path = res / "dialog-protected.png"

@@ -123,6 +123,17 @@ def test_every_compiled_module_is_for_its_rows_python_and_platform(
         assert named >= 3, f"{row.package}: only {named} compiled modules name a Python"
 
 
+@pytest.mark.parametrize("row", ZIPPED, ids=[b.package for b in ZIPPED])
+def test_every_package_carries_its_hosts_manual(release: Path, row: host_builds.HostBuild) -> None:
+    with zipfile.ZipFile(release / row.package) as zf:
+        names = zf.namelist()
+    manual = [n for n in names if "/fixative_host/manual/" in n]
+    page = f"/fixative_host/manual/en/docs/{row.host}.html"
+    assert any(n.endswith(page) for n in manual), row.package
+    assert any(n.endswith(f"/docs/images/{row.host}-dialog.png") for n in manual), row.package
+    assert any(n.endswith("/en/gimp-help.xml") for n in manual) == (row.host == "gimp")
+
+
 def test_release_lists_and_checksums_every_file(release: Path) -> None:
     sums = (release / "SHA256SUMS").read_text().splitlines()
     listed = dict(reversed(line.split("  ", 1)) for line in sums)

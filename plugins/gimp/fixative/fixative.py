@@ -33,6 +33,7 @@ gi.require_version("GimpUi", "3.0")
 from fixative_gimp import arguments, bridge, dialog, preview, settings  # noqa: E402
 from fixative_gimp.formats import EXPORT_TYPES, FORMATS, PRIORITY, GimpFormat, by_procedure  # noqa: E402
 from fixative_host import HostCancelled, HostError, RawImage, choices, run_export  # noqa: E402
+from fixative_host import help as manual  # noqa: E402
 from fixative_host.abi import mismatch  # noqa: E402
 from gi.repository import Gimp, GimpUi, Gio, GLib, GObject  # noqa: E402
 
@@ -182,6 +183,11 @@ def _image_run(procedure, run_mode, image, drawables, config, data):
 
 class Fixative(Gimp.PlugIn):
     def do_query_procedures(self):
+        # The dialogs' Help: GIMP's help system finds the pages of this package's manual
+        # (gimp-help.xml maps every procedure's help id to docs/gimp.html) and opens them in
+        # the web browser. A copy without them (a checkout) keeps GIMP's default.
+        if (manual.MANUAL / manual.LOCALE / "gimp-help.xml").is_file():
+            self.set_help_domain(manual.GIMP_HELP_DOMAIN, Gio.File.new_for_path(str(manual.MANUAL)))
         return [FORMATS[key].procedure for key in EXPORT_TYPES] + [EXPORT_PROCEDURE]
 
     def do_set_i18n(self, name):
@@ -204,7 +210,7 @@ class Fixative(Gimp.PlugIn):
         procedure.set_documentation(
             f"Export a {fmt.core.label} protected against AI mimicry",
             'Adds Fixative\'s perturbation (and "no AI training" declarations) while exporting.',
-            name,
+            manual.GIMP_HELP_ID,
         )
         procedure.set_attribution("Fixative contributors", "Fixative contributors", "2026")
         procedure.set_format_name(fmt.label)
@@ -230,7 +236,7 @@ class Fixative(Gimp.PlugIn):
             "Export the image protected against AI mimicry",
             "Flattens a copy of the image, protects it with Fixative and writes PNG, JPEG, WebP "
             'or TIFF with "no AI training" declarations. The image itself is not changed.',
-            name,
+            manual.GIMP_HELP_ID,
         )
         procedure.set_attribution("Fixative contributors", "Fixative contributors", "2026")
         arguments.add_export_protected(procedure)

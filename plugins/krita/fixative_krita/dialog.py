@@ -13,11 +13,13 @@ import os
 from collections.abc import Callable
 
 from fixative.image.formats import QUALITY_RANGE
-from fixative_host import RawImage, choices
+from fixative_host import HostError, RawImage, choices
+from fixative_host import help as manual
 
 from .qt import (
     QCheckBox,
     QComboBox,
+    QDesktopServices,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -26,11 +28,13 @@ from .qt import (
     QImage,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPixmap,
     QPushButton,
     QSpinBox,
     Qt,
     QToolButton,
+    QUrl,
     QVBoxLayout,
     QWidget,
 )
@@ -42,6 +46,7 @@ PreviewFunction = Callable[[KritaSettings], RawImage | None]
 
 PREVIEW_WIDTH = 540  # the sheet (a column per model family, ~512 px panels) is scaled to this
 PREVIEW_CAPTION = choices.PREVIEW_CAPTION
+HELP_TOOLTIP = "Fixative's manual for Krita, in your web browser (installed with the plug-in)"
 STALE_CAPTION = "The settings changed since this preview: preview again to see their effect."
 
 
@@ -235,11 +240,16 @@ class ExportDialog(QDialog):
         layout.addWidget(self.preview_caption)
 
         buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+            QDialogButtonBox.StandardButton.Ok
+            | QDialogButtonBox.StandardButton.Cancel
+            | QDialogButtonBox.StandardButton.Help
         )
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
+        self.help_button = buttons.button(QDialogButtonBox.StandardButton.Help)
+        self.help_button.setToolTip(HELP_TOOLTIP)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        buttons.helpRequested.connect(self._help)
         layout.addWidget(buttons)
 
         for combo in (self.strength, self.mode, self.view):
@@ -322,6 +332,16 @@ class ExportDialog(QDialog):
         # adjustSize() caps a window at 2/3 of the screen, which squeezed the rows over each
         # other; the layout's own size hint is what the sheet and its captions need.
         self.resize(self.sizeHint().expandedTo(self.size()))
+
+    def _help(self) -> None:
+        """Fixative's page for Krita, from the copy inside the plug-in, in the web browser."""
+        try:
+            link = manual.url("krita")
+        except HostError as exc:
+            QMessageBox.warning(self, "Fixative", str(exc))
+            return
+        if not QDesktopServices.openUrl(QUrl(link)):
+            QMessageBox.warning(self, "Fixative", f"Could not open a web browser for {link}")
 
     def _preview_stale(self) -> None:
         if self.preview_image.isVisible():

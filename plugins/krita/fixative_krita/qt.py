@@ -17,6 +17,8 @@ except ImportError:
 
 Qt = QtCore.Qt
 QTimer = QtCore.QTimer
+QUrl = QtCore.QUrl
+QDesktopServices = QtGui.QDesktopServices
 QImage = QtGui.QImage
 QPixmap = QtGui.QPixmap
 QApplication = QtWidgets.QApplication
