@@ -18,7 +18,7 @@ from adapter_checks import SCREENSHOT_TEXTS  # noqa: E402
 
 RETAKE = (
     "retake the screenshots: FIXATIVE_SCREENSHOTS=docs/images python -m pytest "
-    "tests/hosts/test_krita.py -k dialog_preview tests/hosts/test_gimp.py -k dialogs"
+    "tests/hosts -k '(dialog_preview_and_menu or dialogs_explain or user_interface) and newest'"
 )
 
 
@@ -28,7 +28,7 @@ def recorded() -> dict:
 
 def test_every_dialog_screenshot_has_its_texts() -> None:
     texts = recorded()
-    assert {"krita-dialog.png", "gimp-dialog.png"} <= set(texts), RETAKE
+    assert {"krita-dialog.png", "gimp-dialog.png", "blender-save-dialog.png"} <= set(texts), RETAKE
     for shot in texts:
         assert (IMAGES / shot).is_file(), shot
 
@@ -38,6 +38,13 @@ def test_krita_screenshot_shows_the_cores_texts() -> None:
     shown = recorded()["krita-dialog.png"]
     assert shown["mode"] == f"Fast: {MODE_HELP['fast']}", RETAKE
     assert shown["strength"] == f"Medium: {STRENGTH_HELP['medium']}", RETAKE
+
+
+def test_blender_screenshot_shows_the_cores_texts() -> None:
+    # Save Protected As… in its file browser: the help lines under strength and mode.
+    shown = recorded()["blender-save-dialog.png"]
+    assert STRENGTH_HELP[shown["strength"]] in shown["lines"], RETAKE
+    assert MODE_HELP[shown["mode"]] in shown["lines"], RETAKE
 
 
 def test_gimp_screenshot_shows_the_cores_texts() -> None:

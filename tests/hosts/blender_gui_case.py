@@ -37,6 +37,31 @@ def counted(cls: type, name: str) -> None:
     cls.draw = draw
 
 
+def recorded_help(operator: type, prefs) -> None:
+    """Keep the help lines the operator's last draw wrote (prefs.draw_help, in the core's
+    words), as the screenshot of its dialog shows them."""
+    original_draw, original_help = operator.draw, prefs.draw_help
+
+    drawing: list[str] = []  # the lines of the draw in progress (none: another panel's)
+
+    def draw(self, context):
+        drawing.clear()
+        drawing.append("")  # the marker: this operator is drawing
+        try:
+            return original_draw(self, context)
+        finally:
+            lines = drawing[1:]
+            drawing.clear()
+            state["operator_help"] = {"strength": self.strength, "mode": self.mode, "lines": lines}
+
+    def draw_help(layout, text, *args, **kwargs):
+        if drawing:
+            drawing.append(text)
+        return original_help(layout, text, *args, **kwargs)
+
+    operator.draw, prefs.draw_help = draw, draw_help
+
+
 def areas() -> tuple:
     screen = bpy.context.window_manager.windows[0].screen
     big = sorted(screen.areas, key=lambda a: a.width * a.height, reverse=True)
@@ -64,6 +89,10 @@ def setup() -> None:
     frames = sys.modules[ADDON + ".frames"]
     counted(frames.FIXATIVE_PT_output, "output_panel")
     counted(sys.modules[ADDON + ".operators"].FIXATIVE_OT_save_protected_as, "operator")
+    recorded_help(
+        sys.modules[ADDON + ".operators"].FIXATIVE_OT_save_protected_as,
+        sys.modules[ADDON + ".prefs"],
+    )
     bpy.types.IMAGE_MT_image.append(menu_probe)
     bpy.context.preferences.addons[ADDON].preferences.protect_frames = True
     bpy.context.preferences.view.render_display_type = "NONE"
@@ -207,6 +236,7 @@ def save_in_browser() -> None:
     """Photograph the dialog as the user sees it, then press Save."""
     window, area = file_browser()
     screenshot("blender-save-dialog.png", window)
+    state["save_dialog_texts"] = dict(state.get("operator_help", {}))
     region = next(r for r in area.regions if r.type == "WINDOW")
     with bpy.context.temp_override(window=window, area=area, region=region):
         bpy.ops.file.execute()

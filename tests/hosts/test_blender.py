@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 from fixative.image.formats import OUTPUT_SUFFIX
 from fixative.protection.refine import DEFAULT_STEPS
-from fixative.protection.settings import MODE_TABLE
+from fixative.protection.settings import MODE_HELP, MODE_TABLE, STRENGTH_HELP
 from harness import REPO, ROOT_RESULTS, run_host
 from PIL import Image
 
@@ -625,6 +625,13 @@ def test_user_interface_under_xvfb(blender_ext: Path, host_results: Path) -> Non
     assert "Traceback" not in output, output[-3000:]
     assert proc.returncode == 0
     check_screenshots(host_results, data["screenshots"])
+    shown = data["save_dialog_texts"]  # what the dialog in the screenshot wrote under its choices
+    assert STRENGTH_HELP[shown["strength"]] in shown["lines"], shown
+    assert MODE_HELP[shown["mode"]] in shown["lines"], shown
+    target = os.environ.get("FIXATIVE_SCREENSHOTS")
+    if target:
+        folder = Path(target) if Path(target).is_absolute() else REPO / target
+        chk.record_screenshot_texts(folder, "blender-save-dialog.png", shown)
 
 
 SCREENSHOTS = ("blender-image-menu.png", "blender-save-dialog.png", "blender-output-panel.png")
