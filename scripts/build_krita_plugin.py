@@ -16,7 +16,8 @@ Zip layout (what Krita's importer looks for: a .desktop file naming the module, 
 folder with __init__.py, and an optional .action file of the same name):
     fixative_krita.desktop
     fixative_krita.action
-    fixative_krita/__init__.py, extension.py, bridge.py, ...; Manual.html
+    fixative_krita/__init__.py, extension.py, bridge.py, ...
+    fixative_krita/Manual.html            Krita's Plugin Manager page, the core's words filled in
     fixative_krita/fixative-package.json  which Python and platform (read by its start-up check)
     fixative_krita/lib/fixative/          the core, with models/ (manifest + .onnx)
     fixative_krita/lib/fixative_host/     host-neutral glue (in-process / external Python)
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+from html import escape
 from pathlib import Path
 
 import host_builds
@@ -65,12 +67,37 @@ def build(
     shutil.copytree(
         SOURCE / NAME, stage / NAME, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
     )
+    write_manual_html(stage / NAME / "Manual.html")
     vendor_core(stage / NAME / "lib", models_dir, "krita")
     if platform and python:
         vendor_wheels(stage / NAME / "deps", platform, python, cache=cache)
     host_builds.write_package_facts(stage / NAME, HOST, python, platform)
     write_zip(stage, zip_path)
     return zip_path
+
+
+def write_manual_html(path: Path) -> None:
+    """Fill the Plugin Manager page's markers with the core's words (the dialog's own), so the
+    page cannot promise a strength or a speed the dialog no longer says."""
+    from fixative_host import choices
+
+    def items(names, label, text) -> str:
+        rows = "".join(f"<li><b>{escape(label(n))}</b>: {escape(text(n))}</li>" for n in names)
+        return f"<ul>{rows}</ul>"
+
+    filled = {
+        "aimed-at": f"<p>{escape(choices.AIMED_AT)}</p>",
+        "strengths": items(choices.STRENGTHS, choices.strength_label, choices.strength_help),
+        "modes": items(choices.MODES, choices.mode_label, choices.mode_help),
+        "declare": escape(choices.DECLARE_HELP),
+    }
+    page = path.read_text(encoding="utf-8")
+    for key, html in filled.items():
+        marker = f"<!-- fixative:{key} -->"
+        if marker not in page:
+            raise SystemExit(f"{path}: no {marker} to fill")
+        page = page.replace(marker, html)
+    path.write_text(page, encoding="utf-8")
 
 
 def stage_of(zip_path: Path) -> Path:

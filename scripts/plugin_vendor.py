@@ -19,6 +19,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 GLUE = REPO / "plugins" / "common" / "fixative_host"
+# The build scripts read the glue's tables (choices, help) as the plug-ins do.
+if str(GLUE.parent) not in sys.path:
+    sys.path.insert(0, str(GLUE.parent))
 # Only what the core imports at run time: onnxruntime's declared dependencies (protobuf,
 # flatbuffers, sympy via coloredlogs...) serve its tools, not inference, hence --no-deps.
 RUNTIME_PACKAGES = ("numpy", "onnxruntime", "pillow")

@@ -1,6 +1,7 @@
 """The manual each plug-in carries (scripts/manual.py): its host's docs page and every page that
 links to, as HTML whose links and images resolve inside the package, read back with the
-standard library's HTML and XML parsers; GIMP's help map names a page that is there. That every
+standard library's HTML and XML parsers; GIMP's help map names a page that is there; Krita's
+Plugin Manager page carries the core's words. That every
 release package holds it is tests/plugins/test_packages.py; the hosts opening it from their
 dialogs' Help, tests/hosts (Krita, GIMP, Blender)."""
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import xml.etree.ElementTree as ET
+import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -49,6 +51,17 @@ class _Page(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._in_h1:
             self.h1 += data
+
+
+class _Text(HTMLParser):
+    """A page's text, as its reader sees it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
 
 
 def _read(path: Path) -> _Page:
@@ -131,3 +144,23 @@ def test_page_is_found_only_where_the_build_put_it(tmp_path: Path, monkeypatch) 
     assert host_help.url("krita") == (tmp_path / "manual/en/docs/krita.html").as_uri()
     with pytest.raises(ValueError, match="unknown host"):
         host_help.page("photoshop")
+
+
+def test_krita_plugin_manager_page_says_what_the_dialog_says(tmp_path: Path) -> None:
+    """Krita's Python Plugin Manager shows the zip's Manual.html: its strength, mode,
+    declaration and aimed-at texts are the core's, filled in by the build."""
+    import build_krita_plugin
+    from fixative_host import choices
+
+    zip_path = build_krita_plugin.build(tmp_path, REPO / "models")
+    with zipfile.ZipFile(zip_path) as zf:
+        page = zf.read("fixative_krita/Manual.html").decode("utf-8")
+    assert "fixative:" not in page, "a marker was left unfilled"
+    text = _Text()
+    text.feed(page)
+    shown = " ".join(" ".join(text.parts).split())
+    expected = [choices.AIMED_AT, choices.DECLARE_HELP]
+    expected += [choices.strength_help(s) for s in choices.STRENGTHS]
+    expected += [choices.mode_help(m) for m in choices.MODES]
+    for words in expected:
+        assert " ".join(words.split()) in shown, words
