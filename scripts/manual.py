@@ -19,13 +19,12 @@ import argparse
 import html
 import re
 import shutil
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "plugins" / "common"))
+from plugin_vendor import REPO  # which also puts the host glue on sys.path
 
-from fixative_host import help as host_help  # noqa: E402  the layout's one definition
+# isort: split
+from fixative_host import help as host_help  # the layout's one definition
 
 # A Markdown link or image: [text](target "title"); nested brackets one level deep.
 LINK = re.compile(r"!?\[(?:[^\]\[]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
@@ -158,7 +157,7 @@ def render(host: str, dest: Path) -> Path:
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(image, out)
     if host == "gimp":
-        (root / "gimp-help.xml").write_text(_gimp_help_xml(host), encoding="utf-8")
+        (root / host_help.GIMP_HELP_MAP).write_text(_gimp_help_xml(host), encoding="utf-8")
     return root / host_help.PAGE.format(host=host)
 
 

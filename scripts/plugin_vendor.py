@@ -66,7 +66,7 @@ def vendor_glue(folder: Path, host: str) -> Path:
     import manual
 
     target = folder / "fixative_host"
-    shutil.copytree(GLUE, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "manual"))
+    shutil.copytree(GLUE, target, ignore=_IGNORE)
     manual.render(host, target / "manual")
     return target
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import bpy
 
-from .fixative_host import help as manual
+from .fixative_host import help as host_help
 from .fixative_host.runner import HostError
 
 
@@ -19,7 +19,7 @@ class FIXATIVE_OT_manual(bpy.types.Operator):
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         try:
-            link = manual.url("blender")
+            link = host_help.url("blender")
         except HostError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}

@@ -42,21 +42,19 @@ def recorded_help(operator: type, prefs) -> None:
     words), as the screenshot of its dialog shows them."""
     original_draw, original_help = operator.draw, prefs.draw_help
 
-    drawing: list[str] = []  # the lines of the draw in progress (none: another panel's)
+    drawing: list[list[str]] = []  # the lines of the operator's draw in progress, if any
 
     def draw(self, context):
-        drawing.clear()
-        drawing.append("")  # the marker: this operator is drawing
+        drawing.append([])
         try:
             return original_draw(self, context)
         finally:
-            lines = drawing[1:]
-            drawing.clear()
+            lines = drawing.pop()
             state["operator_help"] = {"strength": self.strength, "mode": self.mode, "lines": lines}
 
     def draw_help(layout, text, *args, **kwargs):
-        if drawing:
-            drawing.append(text)
+        if drawing:  # not another panel's
+            drawing[-1].append(text)
         return original_help(layout, text, *args, **kwargs)
 
     operator.draw, prefs.draw_help = draw, draw_help

@@ -31,6 +31,7 @@ from harness import ROOT_RESULTS, ROOT_SRC, run_host
 
 sys.path.insert(0, str(chk.REPO / "scripts"))
 import build_gimp_plugin
+from fixative_host import help as host_help  # on sys.path through the build scripts
 
 pytestmark = pytest.mark.hosts
 CASE = Path(__file__).with_name("gimp_case.py")
@@ -556,15 +557,12 @@ HELP_RUN = (
 def test_gimp_help_opens_the_plugins_manual(rootfs, host_results: Path, gimp_plugin: Path) -> None:
     """Help in Fixative's dialogs opens the package's own copy of docs/gimp.md (rendered by
     scripts/manual.py), through GIMP's help system, in the web browser."""
-    sys.path.insert(0, str(chk.REPO / "plugins" / "common"))
-    from fixative_host import help as manual
-
     res = host_results
     env, files = chk.browser_recorder(res)
     run = HELP_RUN.format(
         gimp=harness.gimp_gui(),
-        domain=manual.GIMP_HELP_DOMAIN,
-        help_id=manual.GIMP_HELP_ID,
+        domain=host_help.GIMP_HELP_DOMAIN,
+        help_id=host_help.GIMP_HELP_ID,
         results=ROOT_RESULTS,
     )
     xvfb = ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24 -nolisten tcp"]

@@ -11,7 +11,8 @@ from .runner import HostError
 
 HOSTS = ("krita", "gimp", "blender")
 MANUAL = Path(__file__).resolve().parent / "manual"  # where the packaging scripts render it
-LOCALE = "en"  # GIMP's help system reads MANUAL/<locale>/gimp-help.xml
+LOCALE = "en"  # GIMP's help system reads MANUAL/<locale>/GIMP_HELP_MAP
+GIMP_HELP_MAP = "gimp-help.xml"  # GIMP's map of help ids to pages, in GIMP's manual's format
 PAGE = "docs/{host}.html"  # the host's page, under MANUAL/LOCALE, as in the repository
 GIMP_HELP_DOMAIN = "fixative"
 GIMP_HELP_ID = "fixative"  # every GIMP procedure's help id; gimp-help.xml maps it to the page

@@ -186,8 +186,9 @@ class Fixative(Gimp.PlugIn):
         # The dialogs' Help: GIMP's help system finds the pages of this package's manual
         # (gimp-help.xml maps every procedure's help id to docs/gimp.html) and opens them in
         # the web browser. A copy without them (a checkout) keeps GIMP's default.
-        if (manual.MANUAL / manual.LOCALE / "gimp-help.xml").is_file():
-            self.set_help_domain(manual.GIMP_HELP_DOMAIN, Gio.File.new_for_path(str(manual.MANUAL)))
+        if (manual.MANUAL / manual.LOCALE / manual.GIMP_HELP_MAP).is_file():
+            pages = Gio.File.new_for_path(str(manual.MANUAL))
+            self.set_help_domain(manual.GIMP_HELP_DOMAIN, pages)
         return [FORMATS[key].procedure for key in EXPORT_TYPES] + [EXPORT_PROCEDURE]
 
     def do_set_i18n(self, name):
